@@ -1,0 +1,56 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { AccessRecord, Requester } from '../context';
+import type { Role } from '../config';
+
+/**
+ * The framework-free request every handler sees (Medplum's FhirRequest idea): express stays in
+ * gateway/http/app-express.ts; handlers return data or throw an OperationOutcomeError.
+ */
+export interface FhirRequest {
+  method: string;
+  /** path parameters (`:id`, `:type`) */
+  params: Record<string, string>;
+  /** query (and, for POST _search, form) parameters; repeated names keep every value */
+  query: Record<string, string[]>;
+  body: unknown;
+  /** lower-case header names */
+  headers: Record<string, string | undefined>;
+  /** the caller, once authenticated; undefined on open routes and before auth */
+  requester?: Requester;
+  /** what this request touched, for the audit trail */
+  record: AccessRecord;
+  /** the request line as received (path and query), for the audit entity (base64, size-capped there) */
+  originalUrl: string;
+  remoteAddress?: string;
+}
+
+export interface FhirResponse {
+  status?: number;
+  /** a FHIR resource, or plain JSON (OAuth endpoints), or text (metrics) */
+  body: Resource | Record<string, unknown> | string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * What a route needs: `none` (open: metadata, smart-configuration, healthz, token endpoint) or a
+ * token with a SMART v2 scope `system/<resource>.<permission>` and/or one of the roles.
+ */
+export type RouteAccess =
+  | { kind: 'none' }
+  | { kind: 'token'; resource?: string; permission?: 'c' | 'r' | 'u' | 'd' | 's'; roles?: Role[] };
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+  /** express path, e.g. `/DiagnosticReport/:id` */
+  path: string;
+  /** the audit subtype: restful interaction (`search-type`, `read`, …) or operation (`$verify`) */
+  interaction: string;
+  resourceType?: string;
+  access: RouteAccess;
+  /** false only for routes that touch nothing worth an audit record (healthz, metadata, smart-configuration) */
+  audited: boolean;
+  /** body parsing: `json` (FHIR JSON, default for POST/PUT), `form` (x-www-form-urlencoded), `none` */
+  body?: 'json' | 'form' | 'none';
+  handler(req: FhirRequest): Promise<FhirResponse>;
+}

@@ -1,0 +1,78 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every metric the gateway exports on /metrics (API.md §8), in one registry per app. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const m = {
+    registry,
+    httpRequests: new Counter({
+      name: 'xzq_http_requests_total',
+      help: 'API requests by route and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'xzq_http_request_duration_seconds',
+      help: 'API request latency by route',
+      labelNames: ['method', 'route'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    upstreamDuration: new Histogram({
+      name: 'xzq_upstream_duration_seconds',
+      help: 'Hospital adapter latency',
+      labelNames: ['hospital', 'operation'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    upstreamFailures: new Counter({
+      name: 'xzq_upstream_failures_total',
+      help: 'Hospital adapter failures by kind',
+      labelNames: ['hospital', 'kind'] as const,
+      registers: [registry],
+    }),
+    circuitState: new Gauge({
+      name: 'xzq_upstream_circuit_open',
+      help: '1 when the circuit to a hospital is open',
+      labelNames: ['hospital'] as const,
+      registers: [registry],
+    }),
+    auditWriteDuration: new Histogram({
+      name: 'xzq_audit_write_duration_seconds',
+      help: 'Time to store audit events durably (per group commit)',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    auditEvents: new Counter({
+      name: 'xzq_audit_events_total',
+      help: 'Audit events stored',
+      registers: [registry],
+    }),
+    auditFailures: new Counter({
+      name: 'xzq_audit_write_failures_total',
+      help: 'Audit writes that failed (the request was refused with 503)',
+      registers: [registry],
+    }),
+    hl7FilesRejected: new Counter({
+      name: 'xzq_hl7v2_files_rejected_total',
+      help: 'HL7 v2 files that did not parse and were skipped',
+      labelNames: ['hospital'] as const,
+      registers: [registry],
+    }),
+    tokensIssued: new Counter({
+      name: 'xzq_tokens_issued_total',
+      help: 'Access tokens issued',
+      registers: [registry],
+    }),
+    tokensRefused: new Counter({
+      name: 'xzq_tokens_refused_total',
+      help: 'Token requests refused by OAuth error',
+      labelNames: ['error'] as const,
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

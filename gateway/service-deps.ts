@@ -1,0 +1,14 @@
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config';
+import type { Clock } from './context';
+import type { Metrics } from './metrics';
+import type { Db } from './storage/db';
+
+/** What every service factory is given by the composition root. */
+export interface ServiceDeps {
+  config: GatewayConfig;
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+}

@@ -1,0 +1,48 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import knex, { type Knex } from 'knex';
+import { migrations } from './migrations';
+
+export type Db = Knex;
+
+/**
+ * A knex instance for the gateway's own store. SQLite is the embedded default; PostgreSQL the
+ * scale-out store. The same code runs on both: nothing here or elsewhere is written for one only,
+ * beyond the connection set-up below.
+ */
+export function createDb(config: { client: string; connection?: unknown; [k: string]: unknown }): Db {
+  if (config.client === 'sqlite3') {
+    const conn = (config.connection ?? {}) as { filename?: string };
+    if (conn.filename && conn.filename !== ':memory:') mkdirSync(path.dirname(conn.filename), { recursive: true });
+    return knex({
+      ...config,
+      client: 'sqlite3',
+      useNullAsDefault: true,
+      // One connection: SQLite has one writer, and one connection keeps transactions from
+      // queueing behind SQLITE_BUSY. WAL lets readers of other processes go on.
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate: (c: { exec: (sql: string, cb: (e: Error | null) => void) => void }, done: (e: Error | null, c: unknown) => void) => {
+          c.exec(
+            'PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;',
+            (e) => done(e, c),
+          );
+        },
+      },
+    } as Knex.Config);
+  }
+  return knex({ pool: { min: 0, max: 10 }, ...config } as Knex.Config);
+}
+
+/** Apply every migration (idempotent; safe when several instances start together on PostgreSQL). */
+export async function migrate(db: Db): Promise<void> {
+  await db.migrate.latest({ migrationSource: migrationSource, tableName: 'knex_migrations' });
+}
+
+const migrationSource: Knex.MigrationSource<(typeof migrations)[number]> = {
+  getMigrations: async () => migrations,
+  getMigrationName: (m) => m.name,
+  getMigration: async (m) => m,
+};
+
