@@ -28,6 +28,10 @@ export const isBreakGlass = (r: Pick<Requester, 'purposeOfUse'>) => BREAK_GLASS_
  * writer once the request is answered (allowed or refused). One AuditEvent is written per patient.
  */
 export class AccessRecord {
+  /** unique per request; also sent as the `X-Request-Id` response header */
+  constructor(readonly requestId: string) {}
+  /** the client an unauthenticated request claimed to be (token endpoint), for refused requests */
+  claimedClientId?: string;
   /** regional patient ids concerned */
   readonly patients = new Set<string>();
   /** hospitals whose data was returned */
