@@ -111,6 +111,17 @@ export interface RegionalPatient {
   links: PatientLink[];
 }
 
+/**
+ * What asking the hospitals about a resident found out, so a search made right after does not ask
+ * (and wait for) the same hospitals twice.
+ */
+export interface PatientLookup {
+  /** hospitals that answered that they do not know the resident */
+  unknownAt: Set<string>;
+  /** hospitals that failed to answer, with the failure as a Bundle outcome */
+  failedAt: Map<string, OperationOutcome>;
+}
+
 export interface PatientIndex {
   /** the regional patient for a national id (already check-digit-validated), asking hospitals when needed; null when no hospital knows them */
   resolveNationalId(nationalId: string, opts?: { refresh?: boolean }): Promise<RegionalPatient | null>;
@@ -146,7 +157,7 @@ export interface ResultsService {
     types: readonly ResultType[],
     requester: Requester,
     record: AccessRecord,
-    opts?: { hospitals?: string[] },
+    opts?: { hospitals?: string[]; preflight?: PatientLookup },
   ): Promise<PatientResults>;
 }
 

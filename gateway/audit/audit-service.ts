@@ -1,6 +1,95 @@
-// PLACEHOLDER: replaced by the audit implementation.
-import type { AuditService } from '../services';
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { GatewayConfig } from '../config';
+import { serviceUnavailable } from '../fhir/outcomes';
+import type { AuditEntry, AuditService } from '../services';
 import type { ServiceDeps } from '../service-deps';
-export function createAuditService(_deps: ServiceDeps): AuditService {
-  throw new Error('not implemented');
+import { buildAuditEvents, type AuditBuildContext } from './audit-event';
+import { auditRoutes } from './audit-routes';
+import { appendRows } from './audit-store';
+import { GroupCommitWriter } from './group-commit';
+import type { AuditRowContent } from './hash-chain';
+
+/**
+ * The audit trail (API.md §7): every answered request becomes IHE BALP AuditEvents, chained and
+ * stored durably before `recordRequest` resolves. Writes from every request of this process go
+ * through one group-commit writer; instances sharing a database serialise on the chain head.
+ */
+
+export interface AuditServiceOptions {
+  /** events per transaction at most (default 5000) */
+  maxBatch?: number;
+  /** rows per batch when `$verify` walks the chain (default 5000) */
+  verifyBatchSize?: number;
+}
+
+/** The lookups the event builder needs, from the configuration. */
+export function auditBuildContext(config: GatewayConfig): AuditBuildContext {
+  const clients = new Map(config.clients.map((c) => [c.id, c]));
+  const hospitals = new Map(config.hospitals.map((h) => [h.id, h]));
+  return {
+    canonicalBase: config.canonicalBase,
+    publicBaseUrl: config.publicBaseUrl,
+    site: os.hostname(),
+    clientName: (id) => clients.get(id)?.name,
+    clientHospital: (id) => clients.get(id)?.hospital,
+    hospitalName: (id) => hospitals.get(id)?.name,
+    newId: randomUUID,
+  };
+}
+
+export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions = {}): AuditService {
+  const { db, config, log, metrics } = deps;
+  const ctx = auditBuildContext(config);
+  const writer = new GroupCommitWriter<Omit<AuditRowContent, 'seq'>>(async (rows) => {
+    const done = metrics.auditWriteDuration.startTimer();
+    try {
+      await appendRows(db, rows);
+      metrics.auditEvents.inc(rows.length);
+    } catch (e) {
+      // the error's code and message only: driver details may quote values
+      const err = e as { code?: string; message?: string };
+      log.error({ code: err.code, error: String(err.message ?? e).slice(0, 200), events: rows.length }, 'audit write failed');
+      throw e;
+    } finally {
+      done();
+    }
+  }, opts.maxBatch ?? 5000);
+  let closed = false;
+
+  return {
+    async recordRequest(entry: AuditEntry): Promise<void> {
+      if (closed) throw serviceUnavailable('The audit trail is shutting down', 'audit-unavailable');
+      let rows: Omit<AuditRowContent, 'seq'>[];
+      try {
+        rows = buildAuditEvents(entry, ctx).map((b) => ({
+          id: b.resource.id!,
+          recorded: b.recorded,
+          request_id: b.requestId,
+          patient_id: b.patientId,
+          client_id: b.clientId,
+          user_id: b.userId,
+          outcome: b.outcome,
+          purpose: b.purpose,
+          subtype: b.subtype,
+          resource: JSON.stringify(b.resource),
+        }));
+      } catch (e) {
+        metrics.auditFailures.inc();
+        log.error({ error: String((e as Error)?.message ?? e).slice(0, 200) }, 'audit event could not be built');
+        throw serviceUnavailable('The audit record could not be stored', 'audit-unavailable');
+      }
+      try {
+        await writer.submit(rows);
+      } catch {
+        metrics.auditFailures.inc();
+        throw serviceUnavailable('The audit record could not be stored', 'audit-unavailable');
+      }
+    },
+    routes: () => auditRoutes({ db, config, verifyBatchSize: opts.verifyBatchSize }),
+    async close(): Promise<void> {
+      closed = true;
+      await writer.idle();
+    },
+  };
 }

@@ -1,6 +1,94 @@
-// PLACEHOLDER: replaced by the auth implementation.
+import type { Requester } from '../context';
+import { forbidden, unauthorized } from '../fhir/outcomes';
+import type { Route, RouteAccess } from '../http/route';
 import type { AuthService } from '../services';
 import type { ServiceDeps } from '../service-deps';
-export function createAuthService(_deps: ServiceDeps): AuthService {
-  throw new Error('not implemented');
+import { decodeAccessToken, verifyAccessToken } from './access-token';
+import { registerClients } from './client-assertion';
+import { createJtiStore } from './jti-store';
+import { scopesAllow } from './scopes';
+import { createSigningKeyStore } from './signing-keys';
+import { smartConfiguration, TOKEN_ENDPOINT_PATH } from './smart-configuration';
+import { tokenHandler } from './token-endpoint';
+
+// RFC 6750 §2.1 b64token
+const BEARER_RE = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/**
+ * Access control (API.md §3): SMART Backend Services tokens for hospital systems, with the person
+ * the HIS acts for named in every token (IHE IUA). Issues tokens at `POST /auth/token`, verifies
+ * them on every request (`authenticate`) and checks each route's scope and roles (`authorize`).
+ * All shared state — signing keys, seen assertion jtis — is in the database, so any number of
+ * instances can share one.
+ */
+export function createAuthService(deps: ServiceDeps): AuthService {
+  const { config, db, clock, log, metrics } = deps;
+  const clients = registerClients(config.clients);
+  const keys = createSigningKeyStore({ db, clock, log, configKey: config.auth.signingKey as Record<string, unknown> | undefined });
+  const jtis = createJtiStore({ db, log, nowEpochSeconds: () => Math.floor(clock.now().getTime() / 1000) });
+  const endpointDeps = { config, clients, clock, log, metrics, jtis, keys };
+  const issuer = config.publicBaseUrl;
+
+  const invalidToken = () => unauthorized('The bearer token is not valid', 'invalid token');
+
+  return {
+    init: () => keys.init(),
+
+    async authenticate(authorization: string | undefined): Promise<Requester> {
+      if (!authorization) throw unauthorized();
+      const m = BEARER_RE.exec(authorization);
+      if (!m) throw invalidToken();
+      const jws = decodeAccessToken(m[1]!);
+      if (!jws) throw invalidToken();
+      const kid = jws.header.kid as string;
+      const key = keys.knownKey(kid) ?? (await keys.findKey(kid));
+      const check = verifyAccessToken(jws, key, { issuer, nowSeconds: Math.floor(clock.now().getTime() / 1000) });
+      if (!check.ok) {
+        if (check.reason === 'expired') throw unauthorized('The bearer token has expired', 'token expired');
+        throw invalidToken();
+      }
+      // A client removed from the configuration loses access at once, not when its tokens expire.
+      if (!clients.has(check.requester.clientId)) throw invalidToken();
+      return check.requester;
+    },
+
+    authorize(requester: Requester, access: RouteAccess): void {
+      if (access.kind === 'none') return;
+      if (access.roles?.length && !access.roles.some((r) => requester.roles.includes(r))) {
+        throw forbidden(`This request needs one of the roles: ${access.roles.join(', ')}`, 'role-required');
+      }
+      if (access.resource && !scopesAllow(requester.scopes, access.resource, access.permission)) {
+        const needed = `system/${access.resource}.${access.permission ?? '*'}`;
+        throw forbidden(`This request needs the scope ${needed}`, 'insufficient-scope');
+      }
+    },
+
+    routes(): Route[] {
+      return [
+        {
+          method: 'GET',
+          path: '/.well-known/smart-configuration',
+          interaction: 'smart-configuration',
+          access: { kind: 'none' },
+          audited: false,
+          body: 'none',
+          handler: async () => ({
+            status: 200,
+            contentType: 'application/json',
+            headers: { 'Cache-Control': 'public, max-age=300' },
+            body: smartConfiguration(config.publicBaseUrl),
+          }),
+        },
+        {
+          method: 'POST',
+          path: TOKEN_ENDPOINT_PATH,
+          interaction: 'token',
+          access: { kind: 'none' },
+          audited: true,
+          body: 'form',
+          handler: (req) => tokenHandler(req, endpointDeps),
+        },
+      ];
+    },
+  };
 }

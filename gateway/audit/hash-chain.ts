@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The hash chain that makes the audit store tamper-evident (API.md §7): every stored row keeps the
+ * hash of the row before it, and its own hash covers that link and every column it holds. Editing,
+ * inserting or deleting a row breaks the chain at that row (or, for a deleted row, at the next one).
+ */
+
+/** prev_hash of the first event ever stored. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** One stored audit row: the hashed content and its two chain fields. */
+export interface AuditRow {
+  seq: number;
+  id: string;
+  recorded: string;
+  request_id: string | null;
+  patient_id: string | null;
+  client_id: string | null;
+  user_id: string | null;
+  outcome: number;
+  purpose: string | null;
+  subtype: string;
+  /** the AuditEvent as stored (JSON text): hashed as text, never re-serialised */
+  resource: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export type AuditRowContent = Omit<AuditRow, 'prev_hash' | 'hash'>;
+
+/**
+ * The canonical serialisation of a row's content: a JSON array in a fixed column order. The index
+ * columns are covered too, so a row cannot be hidden from searches by editing them.
+ */
+export function canonicalRow(r: AuditRowContent): string {
+  return JSON.stringify([
+    1, // serialisation version
+    Number(r.seq),
+    r.id,
+    r.recorded,
+    r.request_id ?? null,
+    r.patient_id ?? null,
+    r.client_id ?? null,
+    r.user_id ?? null,
+    Number(r.outcome),
+    r.purpose ?? null,
+    r.subtype,
+    r.resource,
+  ]);
+}
+
+/** hash = SHA-256(prev_hash + canonical content), hex. */
+export function chainHash(prevHash: string, r: AuditRowContent): string {
+  return createHash('sha256').update(prevHash).update(canonicalRow(r)).digest('hex');
+}
+
+/** Link content rows into a chain after (headSeq, headHash): assigns seq, prev_hash and hash. */
+export function linkRows(headSeq: number, headHash: string, rows: Omit<AuditRowContent, 'seq'>[]): AuditRow[] {
+  let prev = headHash;
+  return rows.map((r, i) => {
+    const content: AuditRowContent = { ...r, seq: headSeq + 1 + i };
+    const hash = chainHash(prev, content);
+    const row: AuditRow = { ...content, prev_hash: prev, hash };
+    prev = hash;
+    return row;
+  });
+}
+
+/** Why a link is broken. */
+export type ChainBreak =
+  | 'edited' // the row's content does not give its hash
+  | 'deleted' // a seq gap, or rows missing after the last stored one
+  | 'relinked' // prev_hash does not name the previous row: a row before it was removed, replaced or inserted
+  | 'inserted'; // a row the chain head does not account for
+
+export interface ChainFault {
+  /** the AuditEvent id of the first broken link */
+  id: string;
+  seq: number;
+  kind: ChainBreak;
+}
+
+/**
+ * Checks rows fed in seq order, in as many batches as the caller likes (memory stays bounded).
+ * Pure: the caller reads the rows; this only judges them.
+ */
+export class ChainVerifier {
+  private prevHash: string;
+  private prevSeq: number;
+  private lastId: string | undefined;
+  checked = 0;
+  fault: ChainFault | undefined;
+
+  constructor(baseSeq: number, baseHash: string) {
+    this.prevSeq = baseSeq;
+    this.prevHash = baseHash;
+  }
+
+  /** feed the next rows (ascending seq); returns false once a fault is found */
+  feed(rows: readonly AuditRow[]): boolean {
+    for (const r of rows) {
+      if (this.fault) return false;
+      const seq = Number(r.seq);
+      this.checked++;
+      if (seq !== this.prevSeq + 1) {
+        this.fault = { id: r.id, seq, kind: seq > this.prevSeq + 1 ? 'deleted' : 'inserted' };
+      } else if (r.prev_hash !== this.prevHash) {
+        this.fault = { id: r.id, seq, kind: 'relinked' };
+      } else if (chainHash(r.prev_hash, r) !== r.hash) {
+        this.fault = { id: r.id, seq, kind: 'edited' };
+      } else {
+        this.prevSeq = seq;
+        this.prevHash = r.hash;
+        this.lastId = r.id;
+      }
+    }
+    return !this.fault;
+  }
+
+  /** the seq and hash the chain reached */
+  get position(): { seq: number; hash: string; id: string | undefined } {
+    return { seq: this.prevSeq, hash: this.prevHash, id: this.lastId };
+  }
+
+  /**
+   * After the last row up to the head: the head must be where the chain ended. A head beyond the
+   * last row means trailing rows were deleted; the fault then names the last intact event.
+   */
+  finish(head: { seq: number; hash: string }): ChainFault | undefined {
+    if (this.fault) return this.fault;
+    if (head.seq !== this.prevSeq || head.hash !== this.prevHash) {
+      this.fault = { id: this.lastId ?? '', seq: this.prevSeq, kind: head.seq > this.prevSeq ? 'deleted' : 'edited' };
+    }
+    return this.fault;
+  }
+}

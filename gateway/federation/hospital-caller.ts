@@ -1,0 +1,123 @@
+import type { Logger } from 'pino';
+import { AdapterError, type FetchOptions, type HospitalAdapter } from '../../adapters/adapter';
+import type { HospitalFailureKind } from '../fhir/outcomes';
+import type { Metrics } from '../metrics';
+
+/**
+ * Calls one hospital with a hard deadline and a circuit breaker. The deadline is enforced here,
+ * not trusted to the adapter: a hospital that hangs costs at most its timeout (API.md §4, issue
+ * figures). Circuit state is per instance on purpose: it protects this process's sockets and is
+ * not shared state that changes any answer's meaning.
+ */
+
+export class HospitalCallError extends Error {
+  constructor(
+    readonly hospitalId: string,
+    readonly kind: HospitalFailureKind,
+    readonly reason: string,
+  ) {
+    super(`${hospitalId}: ${reason}`);
+  }
+}
+
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+export interface CircuitOptions {
+  /** consecutive failures that open the circuit */
+  failureThreshold: number;
+  /** how long it stays open before one trial call */
+  openMs: number;
+}
+
+export const DEFAULT_CIRCUIT: CircuitOptions = { failureThreshold: 5, openMs: 10_000 };
+
+export class HospitalCaller {
+  private failures = 0;
+  private openedAt = 0;
+  private trialInFlight = false;
+  lastError?: string;
+  lastErrorAt?: string;
+
+  constructor(
+    readonly hospitalId: string,
+    readonly adapter: HospitalAdapter,
+    private readonly timeoutMs: number,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly circuit: CircuitOptions = DEFAULT_CIRCUIT,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get state(): CircuitState {
+    if (this.failures < this.circuit.failureThreshold) return 'closed';
+    return this.now() - this.openedAt >= this.circuit.openMs ? 'half-open' : 'open';
+  }
+
+  /**
+   * Run `work` against the hospital within its timeout. Several adapter calls made for one request
+   * (find the patient, then fetch) share one deadline by running inside one `call`.
+   */
+  async call<T>(operation: string, work: (opts: FetchOptions) => Promise<T>): Promise<T> {
+    const state = this.state;
+    if (state === 'open' || (state === 'half-open' && this.trialInFlight)) {
+      throw new HospitalCallError(this.hospitalId, 'transient', 'circuit open after repeated failures');
+    }
+    const trial = state === 'half-open';
+    if (trial) this.trialInFlight = true;
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new HospitalCallError(this.hospitalId, 'timeout', `no answer within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+    });
+    const end = this.metrics.upstreamDuration.startTimer({ hospital: this.hospitalId, operation });
+    try {
+      const result = await Promise.race([work({ signal: controller.signal }), deadline]);
+      this.onSuccess();
+      return result;
+    } catch (e) {
+      const err = classify(this.hospitalId, e, controller.signal.aborted);
+      this.onFailure(err);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      end();
+      if (trial) this.trialInFlight = false;
+    }
+  }
+
+  private onSuccess(): void {
+    if (this.failures >= this.circuit.failureThreshold) this.log.info({ hospital: this.hospitalId }, 'circuit closed');
+    this.failures = 0;
+    this.metrics.circuitState.set({ hospital: this.hospitalId }, 0);
+  }
+
+  private onFailure(err: HospitalCallError): void {
+    this.failures++;
+    this.lastError = `${err.kind}: ${err.reason}`;
+    this.lastErrorAt = new Date(this.now()).toISOString();
+    this.metrics.upstreamFailures.inc({ hospital: this.hospitalId, kind: err.kind });
+    if (this.failures >= this.circuit.failureThreshold) {
+      if (this.failures === this.circuit.failureThreshold || this.state !== 'open') {
+        this.openedAt = this.now();
+        this.log.warn({ hospital: this.hospitalId, kind: err.kind }, 'circuit open');
+      }
+      this.metrics.circuitState.set({ hospital: this.hospitalId }, 1);
+    }
+    this.log.warn({ hospital: this.hospitalId, kind: err.kind, reason: err.reason }, 'hospital call failed');
+  }
+}
+
+function classify(hospitalId: string, e: unknown, aborted: boolean): HospitalCallError {
+  if (e instanceof HospitalCallError) return e;
+  if (e instanceof AdapterError) return new HospitalCallError(hospitalId, e.kind, e.message);
+  if (aborted) return new HospitalCallError(hospitalId, 'timeout', 'aborted at the deadline');
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code && /^E(CONNREFUSED|CONNRESET|HOSTUNREACH|PIPE|TIMEDOUT|AI_AGAIN)$/.test(code)) {
+    return new HospitalCallError(hospitalId, 'transient', code);
+  }
+  // Adapter bugs and nonsense answers: the message is ours, never the hospital's payload.
+  return new HospitalCallError(hospitalId, 'exception', (e as Error)?.name ?? 'error');
+}

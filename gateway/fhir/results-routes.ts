@@ -1,0 +1,82 @@
+import type { ResultType } from '../../adapters/adapter';
+import { RESULT_TYPES } from '../../adapters/adapter';
+import type { GatewayConfig } from '../config';
+import type { FederatedResults } from '../federation/results-service';
+import type { FhirRequest, Route } from '../http/route';
+import type { RegionalPatientIndex } from '../patient-index/patient-index';
+import { lookupPatientByIdentifier } from '../patient-index/patient-lookup';
+import { searchsetBundle } from './bundle';
+import { suppressedOutcome } from './outcomes';
+import { matchesSearch, parseResultSearch, sortResults } from './result-search';
+import type { Observation, Resource } from '@medplum/fhirtypes';
+
+/**
+ * Search and read of DiagnosticReport, Observation and ImagingStudy across every hospital
+ * (API.md §4), GET and POST `_search`. Thin: parsing in result-search.ts, the federation in
+ * federation/results-service.ts.
+ */
+export function resultRoutes(deps: { config: GatewayConfig; results: FederatedResults; patientIndex: RegionalPatientIndex }): Route[] {
+  const { config, results, patientIndex } = deps;
+  const hospitalIds = new Set(config.hospitals.map((h) => h.id));
+
+  const search = (type: ResultType) => async (req: FhirRequest) => {
+    const q = parseResultSearch(type, req.query, req.headers.prefer, hospitalIds);
+    const { patient, lookup } = q.patient
+      ? { patient: await patientIndex.get(q.patient), lookup: undefined }
+      : await lookupPatientByIdentifier(patientIndex, config, q.patientIdentifier!, 'patient.identifier');
+    const base = { publicBaseUrl: config.publicBaseUrl, path: `/${type}`, params: q.echo, offset: q.offset, count: q.count };
+    if (!patient) return { body: searchsetBundle({ ...base, matches: [], total: 0 }) };
+
+    const types: ResultType[] = q.includeResults ? [type, 'Observation'] : [type];
+    const found = await results.patientResults(patient, types, req.requester!, req.record, { hospitals: q.hospitals, preflight: lookup });
+    const matches = sortResults(
+      found.results.filter((f) => f.resource.resourceType === type && matchesSearch(f.resource, q)).map((f) => f.resource),
+      q.sort,
+    );
+    const page = matches.slice(q.offset, q.offset + q.count);
+    let includes: Resource[] = [];
+    if (q.includeResults) {
+      const byId = new Map<string, Observation>();
+      for (const f of found.results) if (f.resource.resourceType === 'Observation') byId.set(`Observation/${f.resource.id}`, f.resource);
+      const seen = new Set<string>();
+      for (const r of page) {
+        if (r.resourceType !== 'DiagnosticReport') continue;
+        for (const ref of r.result ?? []) {
+          const o = ref.reference ? byId.get(ref.reference) : undefined;
+          if (o && !seen.has(ref.reference!)) {
+            seen.add(ref.reference!);
+            includes.push(o);
+          }
+        }
+      }
+    }
+    // The audit trail names the hospitals whose data this page shows, not every hospital asked.
+    req.record.hospitalsReturned.clear();
+    for (const r of [...page, ...includes]) req.record.hospitalsReturned.add(r.id!.slice(0, r.id!.indexOf('.')));
+    const outcomes = [...found.failures, ...(found.suppressed ? [suppressedOutcome()] : [])];
+    return { body: searchsetBundle({ ...base, matches: page, includes, outcomes, total: matches.length }) };
+  };
+
+  const read = (type: ResultType) => async (req: FhirRequest) => {
+    const found = await results.readResult(type, req.params.id, req.requester!, req.record);
+    return { body: found.resource };
+  };
+
+  return RESULT_TYPES.flatMap((type): Route[] => {
+    const access = { kind: 'token' as const, resource: type, permission: 's' as const };
+    return [
+      { method: 'GET', path: `/${type}`, interaction: 'search-type', resourceType: type, access, audited: true, body: 'none', handler: search(type) },
+      { method: 'POST', path: `/${type}/_search`, interaction: 'search-type', resourceType: type, access, audited: true, body: 'form', handler: search(type) },
+      {
+        method: 'GET',
+        path: `/${type}/:id`,
+        interaction: 'read',
+        resourceType: type,
+        access: { kind: 'token', resource: type, permission: 'r' },
+        audited: true,
+        body: 'none',
+        handler: read(type),
+      },
+    ];
+  });
+}

@@ -1,0 +1,146 @@
+import { badRequest } from './outcomes';
+
+/**
+ * Search parameter parsing shared by every search (API.md §4). Pure: parameters in, a typed
+ * request or a 400 OperationOutcomeError out. Dates without a zone are read in China time (+08:00).
+ */
+
+export const DEFAULT_COUNT = 50;
+export const MAX_COUNT = 200;
+export const CHINA_OFFSET = '+08:00';
+
+export type DatePrefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le';
+export interface DateCriterion {
+  prefix: DatePrefix;
+  /** inclusive lower bound, epoch ms */
+  lo: number;
+  /** exclusive upper bound, epoch ms */
+  hi: number;
+}
+
+export interface TokenCriterion {
+  system?: string;
+  code: string;
+}
+
+const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+
+/** The range [lo, hi) a FHIR date/dateTime parameter value stands for, or null when malformed. */
+export function dateRange(value: string): { lo: number; hi: number } | null {
+  const m = DATE_RE.exec(value);
+  if (!m) return null;
+  const [, y, mo, d, h, mi, s, frac, zone] = m;
+  const tz = zone ?? CHINA_OFFSET;
+  const month = mo ? Number(mo) : 1;
+  const day = d ? Number(d) : 1;
+  if (month < 1 || month > 12 || day < 1 || day > 31) return null;
+  if (h !== undefined && (Number(h) > 23 || Number(mi) > 59 || (s !== undefined && Number(s) > 59))) return null;
+  const iso = `${y}-${pad(month)}-${pad(day)}T${h ?? '00'}:${mi ?? '00'}:${s ?? '00'}${frac ? '.' + frac.slice(0, 3) : ''}${tz === 'Z' ? 'Z' : tz}`;
+  const lo = Date.parse(iso);
+  if (Number.isNaN(lo)) return null;
+  const check = new Date(Date.UTC(Number(y), month - 1, day));
+  if (check.getUTCMonth() !== month - 1) return null; // 2025-02-30
+  let hi: number;
+  if (!mo) hi = Date.parse(`${Number(y) + 1}-01-01T00:00:00${tz === 'Z' ? 'Z' : tz}`);
+  else if (!d) hi = Date.parse(`${month === 12 ? Number(y) + 1 : y}-${pad(month === 12 ? 1 : month + 1)}-01T00:00:00${tz === 'Z' ? 'Z' : tz}`);
+  else if (h === undefined) hi = lo + 86_400_000;
+  else if (s === undefined) hi = lo + 60_000;
+  else if (!frac) hi = lo + 1000;
+  else hi = lo + 1;
+  return { lo, hi };
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+export function parseDateParam(name: string, raw: string): DateCriterion {
+  const m = /^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(.*)$/.exec(raw)!;
+  const prefix = (m[1] ?? 'eq') as string;
+  if (!['eq', 'ne', 'gt', 'lt', 'ge', 'le'].includes(prefix)) {
+    throw badRequest(`${name}: the prefix "${prefix}" is not supported (use eq, ne, gt, lt, ge or le)`, name, 'bad-date');
+  }
+  const range = dateRange(m[2]);
+  if (!range) throw badRequest(`${name}: not a FHIR date or dateTime (e.g. ge2025-01-01)`, name, 'bad-date');
+  return { prefix: prefix as DatePrefix, ...range };
+}
+
+/** Whether an instant (epoch ms) satisfies a date criterion. */
+export function matchesDate(t: number, c: DateCriterion): boolean {
+  switch (c.prefix) {
+    case 'eq':
+      return t >= c.lo && t < c.hi;
+    case 'ne':
+      return t < c.lo || t >= c.hi;
+    case 'gt':
+      return t >= c.hi;
+    case 'lt':
+      return t < c.lo;
+    case 'ge':
+      return t >= c.lo;
+    case 'le':
+      return t < c.hi;
+  }
+}
+
+/** A token parameter: `[system|]code`, comma-separated alternatives. */
+export function parseTokenParam(name: string, raw: string): TokenCriterion[] {
+  const out: TokenCriterion[] = [];
+  for (const part of splitComma(raw)) {
+    if (!part) throw badRequest(`${name}: empty value`, name);
+    const bar = part.indexOf('|');
+    if (bar < 0) out.push({ code: part });
+    else {
+      const system = part.slice(0, bar);
+      const code = part.slice(bar + 1);
+      if (!code) throw badRequest(`${name}: a code is required after "|"`, name);
+      out.push(system ? { system, code } : { code });
+    }
+  }
+  return out;
+}
+
+/** Comma-separated values, with `\,` as an escaped comma (FHIR search escaping). */
+export function splitComma(raw: string): string[] {
+  return raw.split(/(?<!\\),/).map((s) => s.replace(/\\,/g, ','));
+}
+
+export function parseCount(raw: string[] | undefined): number {
+  if (!raw?.length) return DEFAULT_COUNT;
+  const v = raw[raw.length - 1];
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > MAX_COUNT) {
+    throw badRequest(`_count must be a whole number from 1 to ${MAX_COUNT}`, '_count', 'bad-count');
+  }
+  return Number(v);
+}
+
+export function parseOffset(raw: string[] | undefined): number {
+  if (!raw?.length) return 0;
+  const v = raw[raw.length - 1];
+  if (!/^\d{1,7}$/.test(v)) throw badRequest('_offset must be a whole number', '_offset');
+  return Number(v);
+}
+
+/** `Prefer: handling=strict` makes unknown parameters an error (FHIR search §3.1.1.5). */
+export function isStrict(prefer: string | undefined): boolean {
+  return /(^|[;,\s])handling\s*=\s*strict\b/i.test(prefer ?? '');
+}
+
+/** Parameters every search accepts besides its own. */
+export const COMMON_PARAMS = new Set(['_count', '_offset', '_format', '_pretty', '_summary', '_elements']);
+
+export function checkUnknownParams(query: Record<string, string[]>, known: ReadonlySet<string>, prefer: string | undefined): void {
+  if (!isStrict(prefer)) return;
+  const unknown = Object.keys(query).filter((k) => !known.has(k) && !COMMON_PARAMS.has(k));
+  if (unknown.length) {
+    // Names only (capped): values may carry identifiers.
+    const names = unknown.map((n) => n.replace(/[^\w.:-]/g, '').slice(0, 40)).join(', ');
+    throw badRequest(`Unknown search parameter(s): ${names}`, unknown.slice(0, 10), 'unknown-parameter');
+  }
+}
+
+/** The single value of a parameter, or undefined; repeated values are an error. */
+export function single(query: Record<string, string[]>, name: string): string | undefined {
+  const v = query[name];
+  if (!v?.length) return undefined;
+  if (v.length > 1) throw badRequest(`${name} may be given once`, name);
+  return v[0];
+}

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import { AccessRecord } from '../context';
+import { notFound, serviceUnavailable } from '../fhir/outcomes';
+import type { Services } from '../services';
+import { readFormBody, readJsonBody, parseParams } from './request-body';
+import { errorResponse, send } from './respond';
+import type { FhirRequest, FhirResponse, Route } from './route';
+
+/**
+ * Runs one route for one request, in the order every route shares (OpenHIM's pipeline idea):
+ * authenticate → authorize → read the body → handler → audit → respond. Nothing is sent before
+ * its audit record is stored; if that fails, the answer is 503 and carries no data (API.md §7).
+ */
+export function dispatcher(route: Route | undefined, services: Services): RequestHandler {
+  const { auth, audit, log, metrics, clock, config } = services;
+  const routeLabel = route ? route.path : 'unmatched';
+  return async (req: Request, res: Response) => {
+    const started = process.hrtime.bigint();
+    const requestId = randomUUID();
+    const qIndex = req.originalUrl.indexOf('?');
+    const fr: FhirRequest = {
+      method: req.method,
+      params: (req.params ?? {}) as Record<string, string>,
+      query: qIndex >= 0 ? parseParams(req.originalUrl.slice(qIndex + 1)) : Object.create(null),
+      body: undefined,
+      headers: req.headers as Record<string, string | undefined>,
+      record: new AccessRecord(requestId),
+      originalUrl: req.originalUrl,
+      remoteAddress: req.socket.remoteAddress,
+    };
+    fr.record.interaction = route?.interaction ?? 'unknown';
+    fr.record.resourceType = route?.resourceType;
+    let response: FhirResponse;
+    try {
+      if (!route) {
+        // Name the caller in the audit trail when it sent a usable token; the answer is 404 either way.
+        fr.requester = await auth.authenticate(req.headers.authorization).catch(() => undefined);
+        throw notFoundRoute(req);
+      }
+      if (route.access.kind === 'token') {
+        fr.requester = await auth.authenticate(req.headers.authorization);
+        auth.authorize(fr.requester, route.access);
+      }
+      const bodyKind = route.body ?? (req.method === 'POST' || req.method === 'PUT' ? 'json' : 'none');
+      if (bodyKind === 'json') fr.body = await readJsonBody(req);
+      else if (bodyKind === 'form') {
+        const form = await readFormBody(req);
+        fr.body = Object.fromEntries(Object.entries(form).map(([k, v]) => [k, v[v.length - 1]]));
+        if (route.interaction === 'search-type') for (const [k, v] of Object.entries(form)) (fr.query[k] ??= []).push(...v);
+      }
+      response = await route.handler(fr);
+    } catch (e) {
+      response = errorResponse(e, log, config.canonicalBase, requestId);
+    }
+    if (!route || route.audited) {
+      try {
+        await audit.recordRequest({
+          route,
+          req: fr,
+          status: response.status ?? 200,
+          requester: fr.requester,
+          claimedClientId: fr.record.claimedClientId,
+          at: clock.now(),
+        });
+      } catch (e) {
+        metrics.auditFailures.inc();
+        log.error({ requestId, err: { type: (e as Error)?.name, message: (e as Error)?.message } }, 'audit write failed');
+        response = errorResponse(
+          serviceUnavailable('The access could not be recorded in the audit trail; no data was returned', 'audit-unavailable'),
+          log,
+          config.canonicalBase,
+          requestId,
+        );
+        response.headers = { ...response.headers, 'Retry-After': '5' };
+      }
+    }
+    send(res, response, requestId);
+    const status = String(response.status ?? 200);
+    metrics.httpRequests.inc({ method: req.method, route: routeLabel, status });
+    metrics.httpDuration.observe({ method: req.method, route: routeLabel }, Number(process.hrtime.bigint() - started) / 1e9);
+  };
+}
+
+// The path is not echoed: it may carry an identifier.
+const notFoundRoute = (_req: Request) => notFound('No such endpoint', 'unknown-endpoint');

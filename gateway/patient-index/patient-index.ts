@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../context';
+import { HospitalCallError, type HospitalCaller } from '../federation/hospital-caller';
+import { hospitalFailureOutcome } from '../fhir/outcomes';
+import type { PatientIndex, PatientLink, PatientLookup, RegionalPatient } from '../services';
+import type { Db } from '../storage/db';
+
+/**
+ * The regional master patient index (EMPI). A resident is known by national id; the regional id is
+ * made once and kept in the database, so it is stable across restarts and shared by every instance.
+ * Hospitals are asked only for the links not yet known.
+ */
+export function createPatientIndex(deps: {
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  callers: () => Map<string, HospitalCaller>;
+}): RegionalPatientIndex {
+  const { db, clock } = deps;
+
+  async function load(where: { id?: string; national_id?: string }): Promise<RegionalPatient | null> {
+    const row = await db('patients').where(where).first();
+    if (!row) return null;
+    const [links, mrns] = await Promise.all([
+      db('patient_links').where({ patient_id: row.id }).orderBy('hospital_id'),
+      db('patient_mrns').where({ patient_id: row.id }).orderBy(['hospital_id', 'mrn']),
+    ]);
+    return {
+      id: row.id,
+      nationalId: row.national_id,
+      links: links.map((l: { hospital_id: string; local_id: string }) => ({
+        hospitalId: l.hospital_id,
+        localId: l.local_id,
+        mrns: mrns.filter((m: { hospital_id: string }) => m.hospital_id === l.hospital_id).map((m: { mrn: string }) => m.mrn),
+      })),
+    };
+  }
+
+  async function ensurePatient(nationalId: string): Promise<string> {
+    // Insert-or-ignore then read: two instances registering the same resident end with one id.
+    await db('patients')
+      .insert({ id: randomUUID(), national_id: nationalId, created_at: clock.now().toISOString() })
+      .onConflict('national_id')
+      .ignore();
+    const row = await db('patients').where({ national_id: nationalId }).first('id');
+    return row.id;
+  }
+
+  async function link(patientId: string, l: PatientLink): Promise<void> {
+    const now = clock.now().toISOString();
+    await db.transaction(async (trx) => {
+      await trx('patient_links')
+        .insert({ patient_id: patientId, hospital_id: l.hospitalId, local_id: l.localId, updated_at: now })
+        .onConflict(['patient_id', 'hospital_id'])
+        .merge(['local_id', 'updated_at']);
+      for (const mrn of l.mrns) {
+        await trx('patient_mrns')
+          .insert({ hospital_id: l.hospitalId, mrn, patient_id: patientId })
+          .onConflict(['hospital_id', 'mrn'])
+          .merge(['patient_id']);
+      }
+    });
+  }
+
+  /**
+   * Known residents are answered from the database alone; hospitals are asked only about a resident
+   * not yet known, or, with `refresh`, for the links still missing.
+   */
+  async function lookupNationalId(nationalId: string, opts: { refresh?: boolean } = {}) {
+    const existing = await load({ national_id: nationalId });
+    const lookup: PatientLookup = { unknownAt: new Set(), failedAt: new Map() };
+    if (existing && !opts.refresh) return { patient: existing, lookup };
+    const linked = new Set(existing?.links.map((l) => l.hospitalId));
+    const callers = [...deps.callers().values()].filter((c) => !linked.has(c.hospitalId));
+    const found = await Promise.allSettled(
+      callers.map((c) => c.call('find-patient', (o) => c.adapter.findPatient(nationalId, o)).then((p) => ({ c, p }))),
+    );
+    const newLinks: PatientLink[] = [];
+    found.forEach((f, i) => {
+      const id = callers[i].hospitalId;
+      if (f.status === 'rejected') {
+        const e = f.reason;
+        lookup.failedAt.set(id, e instanceof HospitalCallError ? hospitalFailureOutcome(id, e.kind, e.reason) : hospitalFailureOutcome(id, 'exception', 'error'));
+      } else if (f.value.p) newLinks.push({ hospitalId: id, localId: f.value.p.localId, mrns: f.value.p.mrns });
+      else lookup.unknownAt.add(id);
+    });
+    if (!existing && newLinks.length === 0) return { patient: null, lookup };
+    const id = existing?.id ?? (await ensurePatient(nationalId));
+    for (const l of newLinks) await link(id, l);
+    return { patient: newLinks.length ? await load({ id }) : existing, lookup };
+  }
+
+  return {
+    get: (id) => load({ id }),
+    link,
+    async resolveNationalId(nationalId, opts = {}) {
+      return (await lookupNationalId(nationalId, opts)).patient;
+    },
+    lookupNationalId,
+    async findByMrn(hospitalId: string, mrn: string) {
+      const row = await db('patient_mrns').where({ hospital_id: hospitalId, mrn }).first('patient_id');
+      return row ? load({ id: row.patient_id }) : null;
+    },
+  };
+}
+
+export interface RegionalPatientIndex extends PatientIndex {
+  /** the resident and what asking the hospitals found out (see {@link PatientLookup}) */
+  lookupNationalId(nationalId: string, opts?: { refresh?: boolean }): Promise<{ patient: RegionalPatient | null; lookup: PatientLookup }>;
+  /** the patient a hospital knows under a record number (PIXm by MR identifier) */
+  findByMrn(hospitalId: string, mrn: string): Promise<RegionalPatient | null>;
+}

@@ -1,0 +1,73 @@
+import type { Extension } from '@medplum/fhirtypes';
+import type { ResultResource } from '../../adapters/adapter';
+import type { GatewayConfig } from '../config';
+import type { CatalogItem } from '../services';
+import { recognitionStatus, resultTime, type RecognitionHospital, type RecognitionVerdict } from './recognition-status';
+
+/**
+ * The recognition extension every result carries (API.md §6):
+ * `<canonical>/StructureDefinition/recognition` with `status` (valueCode), `item` (valueCoding,
+ * system `<canonical>/CodeSystem/recognition-item`) when matched, and `validUntil`
+ * (valueDateTime) when recognizable. Runs on every result of every search, so everything that
+ * does not depend on the result is worked out once, in {@link createAnnotator}.
+ */
+
+export const recognitionExtensionUrl = (canonicalBase: string) => `${canonicalBase}/StructureDefinition/recognition`;
+export const recognitionItemSystem = (canonicalBase: string) => `${canonicalBase}/CodeSystem/recognition-item`;
+
+export type Annotate = (
+  resource: ResultResource,
+  item: CatalogItem | undefined,
+  sourceHospitalId: string,
+  requesterHospitalId: string | undefined,
+  now: Date,
+) => RecognitionVerdict;
+
+/** The hospitals of the configuration as the rule sees them, by id. */
+export function recognitionHospitals(config: Pick<GatewayConfig, 'hospitals'>): Map<string, RecognitionHospital> {
+  return new Map(config.hospitals.map((h) => [h.id, { id: h.id, grade: h.grade, recognizedItems: h.recognizedItems }]));
+}
+
+/** Judge one result for a requesting hospital (hospitals unknown to the configuration have no grade and no items). */
+export function judge(
+  hospitals: ReadonlyMap<string, RecognitionHospital>,
+  resource: ResultResource,
+  item: CatalogItem | undefined,
+  sourceHospitalId: string,
+  requesterHospitalId: string | undefined,
+  now: Date,
+): RecognitionVerdict {
+  return recognitionStatus({
+    source: hospitals.get(sourceHospitalId) ?? { id: sourceHospitalId },
+    requester: requesterHospitalId === undefined ? undefined : (hospitals.get(requesterHospitalId) ?? { id: requesterHospitalId }),
+    resultType: resource.resourceType,
+    resultStatus: resource.status,
+    resultTime: resultTime(resource),
+    item,
+    now,
+  });
+}
+
+/** An annotator bound to a configuration: sets (replacing any earlier one) the recognition extension. */
+export function createAnnotator(config: Pick<GatewayConfig, 'hospitals' | 'canonicalBase'>): Annotate {
+  const hospitals = recognitionHospitals(config);
+  const url = recognitionExtensionUrl(config.canonicalBase);
+  const system = recognitionItemSystem(config.canonicalBase);
+  return (resource, item, sourceHospitalId, requesterHospitalId, now) => {
+    const verdict = judge(hospitals, resource, item, sourceHospitalId, requesterHospitalId, now);
+    const parts: Extension[] = [{ url: 'status', valueCode: verdict.status }];
+    if (item) parts.push({ url: 'item', valueCoding: { system, code: item.code, display: item.display } });
+    if (verdict.validUntil) parts.push({ url: 'validUntil', valueDateTime: verdict.validUntil.toISOString() });
+    const others = resource.extension?.filter((e) => e.url !== url) ?? [];
+    resource.extension = [...others, { url, extension: parts }];
+    return verdict;
+  };
+}
+
+/** The recognition status and validUntil a resource carries, if any. */
+export function readRecognition(resource: ResultResource, canonicalBase: string): { status?: string; item?: string; validUntil?: string } | undefined {
+  const ext = resource.extension?.find((e) => e.url === recognitionExtensionUrl(canonicalBase));
+  if (!ext) return undefined;
+  const sub = (u: string) => ext.extension?.find((e) => e.url === u);
+  return { status: sub('status')?.valueCode, item: sub('item')?.valueCoding?.code, validUntil: sub('validUntil')?.valueDateTime };
+}

@@ -1,0 +1,58 @@
+import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
+import type { GatewayConfig } from '../config';
+import type { Clock } from '../context';
+import { unauthorized } from '../fhir/outcomes';
+import type { Requester } from '../context';
+import type { Db } from '../storage/db';
+import type { CatalogItem, FoundResult, PatientIndex, ResultsService } from '../services';
+import type { Annotate } from './annotate';
+import type { ItemMatcher } from './item-matcher';
+import type { RecognitionHospital } from './recognition-status';
+import type { Observation } from '@medplum/fhirtypes';
+
+/** What the recognition operations share: built once by createRecognitionService. */
+export interface RecognitionContext {
+  config: GatewayConfig;
+  db: Db;
+  clock: Clock;
+  catalog: readonly CatalogItem[];
+  byCode: ReadonlyMap<string, CatalogItem>;
+  matcher: ItemMatcher;
+  annotate: Annotate;
+  hospitals: ReadonlyMap<string, RecognitionHospital>;
+  results: ResultsService;
+  patientIndex: PatientIndex;
+}
+
+export function requireRequester(requester: Requester | undefined): Requester {
+  if (!requester) throw unauthorized();
+  return requester;
+}
+
+export const parameters = (parameter: ParametersParameter[]): Parameters => ({ resourceType: 'Parameters', parameter });
+
+/** Every value of a repeatable query parameter, commas splitting values too, blanks dropped. */
+export function queryValues(query: Record<string, string[]>, name: string): string[] {
+  return (query[name] ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+}
+
+/**
+ * The catalogue item of a found result: the one the results service matched, else matched here
+ * (a report through the Observations found beside it).
+ */
+export function itemOf(ctx: RecognitionContext, found: FoundResult, observationsById: ReadonlyMap<string, Observation>): CatalogItem | undefined {
+  if (found.item) return found.item;
+  const r = found.resource;
+  const members =
+    r.resourceType === 'DiagnosticReport'
+      ? (r.result ?? []).map((ref) => observationsById.get(ref.reference ?? '')).filter((o): o is Observation => Boolean(o))
+      : undefined;
+  return ctx.matcher(r, members);
+}
+
+/** Found Observations by `Observation/<id>`, for matching reports through their members. */
+export function observationsById(found: readonly FoundResult[]): Map<string, Observation> {
+  const map = new Map<string, Observation>();
+  for (const f of found) if (f.resource.resourceType === 'Observation' && f.resource.id) map.set(`Observation/${f.resource.id}`, f.resource);
+  return map;
+}

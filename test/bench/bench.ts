@@ -1,0 +1,251 @@
+/**
+ * `npm run bench`: the figures of the issues, measured side by side in one run on this machine.
+ *
+ *   federated search  gateway (auth + consent + audit + mapping) vs a bare fan-out of the same
+ *                     simulated hospitals (6 FHIR servers answering after BENCH_DELAY_MS, default 20)
+ *   hanging hospital  what one hospital that never answers costs a search (its timeout + ε)
+ *   auth              access-token verification per request; token endpoint throughput
+ *   consent           the consent decision with 100 k consents stored
+ *   recognition       $recognition (5 items, ~500 results over 6 hospitals) vs the plain search
+ *   audit             durable events/s, $verify over 1 M events, auditor search p95
+ *
+ * The last line printed is one JSON object with every figure. Env: BENCH_DURATION (s, default 10),
+ * BENCH_DELAY_MS, BENCH_QUICK=1 (smaller audit bench, for a smoke run).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import { makeTestClient, signClientAssertion, tokenRequestForm } from '../support/auth';
+import { runAuditBench } from './audit-bench';
+import { HEAVY_NID, LIGHT_NID } from './bench-data';
+import { runInProcessBench } from './bench-in-process';
+import { NATIONAL_ID_SYSTEM } from '../../gateway/patient-index/national-id';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const QUICK = process.env.BENCH_QUICK === '1';
+const PUBLIC = 'http://gateway.bench.local';
+const HERE = __dirname;
+
+function child(file: string, env: Record<string, string> = {}, args: string[] = []): Promise<{ proc: ChildProcess; info: any }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, file), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: proc.stdout! });
+    rl.once('line', (line) => resolve({ proc, info: JSON.parse(line) }));
+    proc.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
+  });
+}
+
+function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Sequential requests on one keep-alive connection: latency without queueing. */
+async function sequential(url: string, headers: Record<string, string>, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    const res = await fetch(url, { headers });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`${url} → ${res.status}`);
+    out.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return out;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+async function load(url: string, headers: Record<string, string>, connections: number, pid?: number) {
+  let maxRss = 0;
+  const timer = pid ? setInterval(() => (maxRss = Math.max(maxRss, rssMb(pid))), 200) : undefined;
+  const result = await autocannon({ url, headers, connections, duration: DURATION, pipelining: 1 });
+  if (timer) clearInterval(timer);
+  if (result.non2xx) throw new Error(`${url}: ${result.non2xx} non-2xx answers under load`);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, maxRss };
+}
+
+async function main() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'xzq-bench-'));
+  const procs: ChildProcess[] = [];
+  const figures: Record<string, number> = {};
+  try {
+    // ---- hospitals, gateway, baseline ----
+    const hospitals = await child('bench-hospitals.ts');
+    procs.push(hospitals.proc);
+    const urls: string[] = hospitals.info.urls;
+    const cities = ['350200', '350500', '350600'];
+    const client = makeTestClient({ id: 'bench-his', hospital: 'h0', roles: ['clinician', 'registrar'] });
+    const auditor = makeTestClient({ id: 'bench-audit', roles: ['auditor'] });
+    const config = {
+      publicBaseUrl: PUBLIC,
+      database: { client: 'sqlite3', connection: { filename: path.join(dir, 'gateway.sqlite') } },
+      consent: { default: 'deny' },
+      hospitals: [
+        ...urls.map((u, i) => ({ id: `h${i}`, name: `基准医院${i}`, city: cities[i % 3], grade: i === 5 ? '2A' : '3A', recognizedItems: ['CBC', 'ELEC', 'LFT'], timeoutMs: 3000, adapter: { type: 'fhir', baseUrl: u } })),
+      ],
+      clients: [client.config, auditor.config],
+    };
+    const configFile = path.join(dir, 'config.json');
+    writeFileSync(configFile, JSON.stringify(config));
+    const gw = await child('bench-gateway.ts', {}, [configFile]);
+    procs.push(gw.proc);
+    const base = `http://127.0.0.1:${gw.info.port}`;
+    const baseline = await child('bench-baseline.ts', { BENCH_URLS: JSON.stringify(urls) });
+    procs.push(baseline.proc);
+    const baselineUrl = `http://127.0.0.1:${baseline.info.port}/`;
+
+    const token = async (c = client, at = base) => {
+      const assertion = signClientAssertion(c, { aud: `${PUBLIC}/auth/token`, user: { id: 'D1029', name: '林医生' } });
+      const res = await fetch(`${at}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(tokenRequestForm(assertion)).toString() });
+      const body = (await res.json()) as { access_token: string };
+      if (!body.access_token) throw new Error(`token: ${JSON.stringify(body)}`);
+      return body.access_token;
+    };
+    const bearer = { authorization: `Bearer ${await token()}`, accept: 'application/fhir+json' };
+
+    // Register both bench patients (links all six hospitals) and give each a full consent.
+    const regionalIds: Record<string, string> = {};
+    for (const nid of [LIGHT_NID, HEAVY_NID]) {
+      const res = await fetch(`${base}/Patient?identifier=${NATIONAL_ID_SYSTEM}|${nid}`, { headers: bearer });
+      const bundle = (await res.json()) as { entry?: Array<{ resource: { id: string } }> };
+      regionalIds[nid] = bundle.entry![0].resource.id;
+      const consent = {
+        resourceType: 'Consent',
+        status: 'active',
+        scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+        category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+        patient: { reference: `Patient/${regionalIds[nid]}` },
+        provision: { type: 'permit' },
+      };
+      const c = await fetch(`${base}/Consent`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/fhir+json' }, body: JSON.stringify(consent) });
+      if (c.status !== 201) throw new Error(`consent: ${c.status} ${await c.text()}`);
+    }
+    const searchUrl = `${base}/DiagnosticReport?patient=${regionalIds[LIGHT_NID]}&_include=DiagnosticReport:result`;
+
+    // Warm both paths (JIT, connection pools), then latency at one connection, side by side.
+    await sequential(searchUrl, bearer, 100);
+    await sequential(baselineUrl, {}, 100);
+    const gLight: number[] = [];
+    const bLight: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      bLight.push(...(await sequential(baselineUrl, {}, 100)));
+      gLight.push(...(await sequential(searchUrl, bearer, 100)));
+    }
+    figures.p50LightMs = r2(pct(gLight, 50));
+    figures.baselineP50LightMs = r2(pct(bLight, 50));
+    figures.slowestHospitalMs = hospitals.info.delayMs;
+
+    // Throughput at 64 connections, same hospitals, one after the other.
+    const bLoad = await load(baselineUrl, {}, 64);
+    const gLoad = await load(searchUrl, bearer, 64, gw.info.pid);
+    figures.gatewayRps = r2(gLoad.rps);
+    figures.baselineRps = r2(bLoad.rps);
+    figures.throughputRatio = r2(gLoad.rps / bLoad.rps);
+    figures.p99Ms = gLoad.p99;
+    figures.baselineP99Ms = bLoad.p99;
+    figures.rssMb = r2(gLoad.maxRss);
+
+    // A hospital that never answers costs its timeout (500 ms here), not more: a second gateway
+    // with one answering and one hanging hospital.
+    const hangConfig = {
+      ...config,
+      database: { client: 'sqlite3', connection: { filename: path.join(dir, 'gateway-hang.sqlite') } },
+      consent: { default: 'permit' },
+      hospitals: [
+        { ...config.hospitals[0] },
+        { id: 'hang', name: '无应答医院', city: '350200', grade: '3A', recognizedItems: [], timeoutMs: 500, adapter: { type: 'fhir', baseUrl: hospitals.info.hanging } },
+      ],
+    };
+    writeFileSync(path.join(dir, 'hang.json'), JSON.stringify(hangConfig));
+    const gwHang = await child('bench-gateway.ts', {}, [path.join(dir, 'hang.json')]);
+    procs.push(gwHang.proc);
+    const hangBase = `http://127.0.0.1:${gwHang.info.port}`;
+    const hangBearer = { authorization: `Bearer ${await token(client, hangBase)}` };
+    const hang = await sequential(`${hangBase}/DiagnosticReport?patient.identifier=${NATIONAL_ID_SYSTEM}|${LIGHT_NID}`, hangBearer, 3);
+    figures.hangingHospitalTimeoutMs = 500;
+    figures.hangingHospitalCostMs = r2(Math.max(...hang));
+
+    // $recognition (5 items) vs the plain search, heavy patient (~500 reports over 6 hospitals).
+    const heavy = regionalIds[HEAVY_NID];
+    const plainUrl = `${base}/DiagnosticReport?patient=${heavy}&_count=200`;
+    const recUrl = `${base}/Patient/${heavy}/$recognition?item=CBC&item=ELEC&item=LFT&item=HBA1C&item=CT-CHEST`;
+    await sequential(plainUrl, bearer, 10);
+    await sequential(recUrl, bearer, 10);
+    const plain: number[] = [];
+    const rec: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      plain.push(...(await sequential(plainUrl, bearer, 10)));
+      rec.push(...(await sequential(recUrl, bearer, 10)));
+    }
+    figures.heavySearchP50Ms = r2(pct(plain, 50));
+    figures.recognitionP50Ms = r2(pct(rec, 50));
+    figures.recognitionRatio = r2(pct(rec, 50) / pct(plain, 50));
+
+    // Token endpoint throughput with fresh assertions (each jti used once).
+    const assertions = Array.from({ length: QUICK ? 1500 : 6000 }, () => signClientAssertion(client, { aud: `${PUBLIC}/auth/token` }));
+    let next = 0;
+    const tokenRun = await autocannon({
+      url: `${base}/auth/token`,
+      connections: 32,
+      amount: assertions.length,
+      requests: [
+        {
+          method: 'POST',
+          setupRequest: (req: any) => ({
+            ...req,
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams(tokenRequestForm(assertions[next++ % assertions.length])).toString(),
+          }),
+        },
+      ],
+    } as any);
+    if (tokenRun.non2xx) throw new Error(`token endpoint: ${tokenRun.non2xx} refusals under load`);
+    figures.tokenRequestsPerSec = r2(tokenRun.requests.average);
+
+    // In-process figures (auth verification, consent at 100 k) come from their own module.
+    Object.assign(figures, await runInProcessBench({ dir }));
+
+    Object.assign(figures, await runAuditBench(QUICK ? { events: 20_000, searchEvents: 100_000 } : {}));
+  } finally {
+    for (const p of procs) p.stdin?.end();
+    await new Promise((r) => setTimeout(r, 300));
+    for (const p of procs) p.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const rows: Array<[string, string, string]> = [
+    ['throughput at 64 connections (req/s)', `gateway ${figures.gatewayRps} vs bare fan-out ${figures.baselineRps}`, `ratio ${figures.throughputRatio} (target ≥ 0.85)`],
+    ['p50 at 1 connection (ms)', `gateway ${figures.p50LightMs} vs bare fan-out ${figures.baselineP50LightMs}`, `target ≤ ${r2(1.1 * figures.baselineP50LightMs + 3)}`],
+    ['p99 at 64 connections (ms)', `gateway ${figures.p99Ms}`, `bare fan-out ${figures.baselineP99Ms}`],
+    ['gateway RSS under load (MB)', String(figures.rssMb), 'target ≤ 250'],
+    ['hanging hospital (ms)', `search took ${figures.hangingHospitalCostMs}`, `timeout ${figures.hangingHospitalTimeoutMs} (target ≤ timeout + 50)`],
+    ['token verification p50 (ms)', String(figures.tokenVerifyP50Ms), 'target ≤ 0.3'],
+    ['token endpoint (req/s)', String(figures.tokenRequestsPerSec), 'target ≥ 500'],
+    ['consent decision p50, 100 k stored (ms)', String(figures.consentDecisionP50Ms), 'target ≤ 1'],
+    ['$recognition vs plain search p50 (ms)', `${figures.recognitionP50Ms} vs ${figures.heavySearchP50Ms}`, `ratio ${figures.recognitionRatio} (target ≤ 1.1)`],
+    ['audit events/s (SQLite, durable)', String(figures.auditEventsPerSec), 'target ≥ 5000'],
+    ['$verify over 1 M events', `${figures.verifySeconds} s, ${figures.verifyRssMb} MB`, 'target ≤ 20 s, ≤ 256 MB'],
+    ['auditor search by patient p95 (ms)', String(figures.auditSearchP95Ms), 'target ≤ 50'],
+  ];
+  for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(42)} ${b.padEnd(44)} ${c}\n`);
+  process.stdout.write(JSON.stringify(figures) + '\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

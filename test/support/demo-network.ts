@@ -1,0 +1,92 @@
+import { createPrivateKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Express } from 'express';
+import { loadDemoConsents } from '../../consent/demo-consents';
+import { readDemoConsents, readDemoPatients } from '../../fixtures/load';
+import { createGateway, type Gateway, type GatewayOptions } from '../../gateway/app';
+import { readDemoConfigJson, startDemoHospitals, DEMO_CONFIG, type DemoConfigJson } from '../../gateway/cli/demo-network';
+import { parseConfig, type GatewayConfig, type Role } from '../../gateway/config';
+import type { Clock } from '../../gateway/context';
+import { silentLogger } from '../../gateway/logger';
+import { requestToken, type TestClient, type TestUser } from './auth';
+import type { TestDb } from './databases';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+/** The day the committed fixtures were generated for; tests run the network at this date. */
+export const DEMO_ANCHOR = new Date('2026-11-29T10:00:00+08:00');
+export const fixedClock = (d = DEMO_ANCHOR): Clock => ({ now: () => new Date(d) });
+
+export interface DemoPatient {
+  nationalId: string;
+  name?: string;
+  homeCity?: string;
+  hospitals: string[];
+  consent: string;
+}
+
+export interface DemoNetwork {
+  app: Express;
+  gateway: Gateway;
+  config: GatewayConfig;
+  raw: DemoConfigJson;
+  patients: DemoPatient[];
+  /** a token for a demo client (its committed private key), optionally for a person and purpose */
+  token(clientId: string, opts?: { user?: TestUser; purposeOfUse?: string; scope?: string }): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A demo client as a TestClient, from the committed demo key. */
+export function demoClient(raw: DemoConfigJson, id: string): TestClient {
+  const entry = raw.clients.find((c) => c.id === id);
+  if (!entry) throw new Error(`no demo client ${id}`);
+  const jwk = JSON.parse(readFileSync(path.join(ROOT, 'fixtures', 'clients', `${id}.private.jwk.json`), 'utf8'));
+  return {
+    id,
+    config: entry as unknown as TestClient['config'],
+    privateKey: createPrivateKey({ key: jwk, format: 'jwk' }),
+    kid: jwk.kid,
+    alg: jwk.alg,
+  };
+}
+
+/**
+ * The demo network of fixtures/ on loopback with ephemeral ports and a temp folder, the real
+ * gateway in front on the given test database, and the demo consents loaded.
+ */
+export async function startDemoNetwork(opts: {
+  db: TestDb;
+  clock?: Clock;
+  delayMs?: number;
+  /** change the configuration JSON before it is validated (timeouts, consent default, …) */
+  edit?: (raw: DemoConfigJson) => void;
+  loadConsents?: boolean;
+  options?: Omit<GatewayOptions, 'db' | 'clock'>;
+}): Promise<DemoNetwork> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'xzq-demo-'));
+  const demo = await startDemoHospitals(readDemoConfigJson(), { anchor: DEMO_ANCHOR, dataDir, delayMs: opts.delayMs, ephemeralPorts: true });
+  opts.edit?.(demo.config);
+  const config = parseConfig(demo.config, { baseDir: path.dirname(DEMO_CONFIG), env: {} });
+  const gateway = await createGateway(config, { log: silentLogger(), ...opts.options, db: opts.db.db, clock: opts.clock ?? fixedClock() });
+  if (opts.loadConsents !== false) {
+    await loadDemoConsents({ services: gateway.services, patientIndex: gateway.services.patientIndex }, readDemoConsents(path.join(ROOT, 'fixtures', 'consents.json')));
+  }
+  const patients = readDemoPatients(path.join(ROOT, 'fixtures', 'demo-patients.json')) as DemoPatient[];
+  return {
+    app: gateway.app,
+    gateway,
+    config,
+    raw: demo.config,
+    patients,
+    token: (clientId, o = {}) =>
+      requestToken(gateway.app, demoClient(demo.config, clientId), { publicBaseUrl: config.publicBaseUrl, user: o.user ?? { id: 'D1029', name: '林医生' }, purposeOfUse: o.purposeOfUse, scope: o.scope }),
+    async close() {
+      await gateway.close();
+      await demo.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type { Role };
