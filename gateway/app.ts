@@ -12,6 +12,7 @@ import { createResultsService, type FederatedResults } from './federation/result
 import { organizationRoutes } from './fhir/organization-routes';
 import { resultRoutes } from './fhir/results-routes';
 import { createExpressApp } from './http/express-app';
+import { RateLimiter } from './http/rate-limit';
 import type { Route } from './http/route';
 import { createLogger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
@@ -86,7 +87,8 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const results = createResultsService({ config, clock, log, callers, patientIndex, consent, recognition: () => recognition! });
   recognition = createRecognitionService({ ...deps, catalog: loadCatalog(config.catalog), results, patientIndex });
 
-  const services: GatewayServices = { ...deps, hospitals, callers, patientIndex, auth, consent, audit, recognition, results };
+  const rateLimiter = config.rateLimit ? new RateLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst) : undefined;
+  const services: GatewayServices = { ...deps, hospitals, callers, patientIndex, auth, consent, audit, recognition, results, rateLimiter };
   const routes: Route[] = [
     ...opsRoutes({ config, db, metrics, callers, allRoutes: () => routes, version: VERSION }),
     ...auth.routes(),

@@ -95,6 +95,10 @@ export const configSchema = z
         retentionDays: z.number().int().min(1095).default(1095),
       })
       .default({ retentionDays: 1095 }),
+    /** per-client request rate limit (429 with Retry-After beyond it); absent = no limit */
+    rateLimit: z
+      .strictObject({ requestsPerSecond: z.number().positive(), burst: z.number().int().min(1) })
+      .optional(),
     /** default per-hospital timeout, ms */
     hospitalTimeoutMs: z.number().int().min(50).max(120_000).default(3000),
   })

@@ -179,4 +179,6 @@ export interface Services {
   audit: AuditService;
   recognition: RecognitionService;
   results: ResultsService;
+  /** per-client request limit; absent when not configured */
+  rateLimiter?: { take(clientId: string): void };
 }

@@ -158,6 +158,8 @@ class Reader {
 }
 
 const SUPPORTED_TYPES = /^ORU(\^R01)?$/;
+/** OBX-3 codes that carry the Study Instance UID rather than a result (DICOM 110180/113014; `STUDYUID`). */
+const STUDY_UID_CODES = new Set(['110180', '113014', 'STUDYUID']);
 
 /** Parse one ORU^R01 message text into its reports. Throws {@link Hl7ParseError}. */
 export function parseOruMessage(text: string, messageIndex = 0): OruReport[] {
@@ -193,7 +195,7 @@ export function parseOruMessage(text: string, messageIndex = 0): OruReport[] {
       case 'OBX': {
         if (!current) throw new Hl7ParseError('OBX before OBR');
         const obx = readObservation(r, seg, current.observations.length);
-        if (obx.code.code === 'STUDYUID' || (obx.code.code === '110180' && obx.code.system === 'DCM')) current.studyUid = obx.value;
+        if (STUDY_UID_CODES.has(obx.code.code ?? '')) current.studyUid = obx.value;
         else current.observations.push(obx);
         break;
       }

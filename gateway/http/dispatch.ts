@@ -15,6 +15,7 @@ import type { FhirRequest, FhirResponse, Route } from './route';
 export function dispatcher(route: Route | undefined, services: Services): RequestHandler {
   const { auth, audit, log, metrics, clock, config } = services;
   const routeLabel = route ? route.path : 'unmatched';
+  const limiter = services.rateLimiter;
   return async (req: Request, res: Response) => {
     const started = process.hrtime.bigint();
     const requestId = randomUUID();
@@ -40,6 +41,7 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
       }
       if (route.access.kind === 'token') {
         fr.requester = await auth.authenticate(req.headers.authorization);
+        limiter?.take(fr.requester.clientId);
         auth.authorize(fr.requester, route.access);
       }
       const bodyKind = route.body ?? (req.method === 'POST' || req.method === 'PUT' ? 'json' : 'none');

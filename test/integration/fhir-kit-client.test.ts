@@ -32,7 +32,7 @@ describe('a HIS using fhir-kit-client', () => {
       const s = net.app.listen(port, '127.0.0.1', () => resolve(s));
     });
     const token = await net.token(net.config.clients.find((c) => c.roles.includes('clinician'))!.id);
-    const { default: Client } = await import('fhir-kit-client');
+    const { Client } = await import('fhir-kit-client');
     client = new Client({ baseUrl: net.config.publicBaseUrl, bearerToken: token });
     nid = net.patients.filter((p) => p.consent === 'full').sort((a, b) => b.hospitals.length - a.hospitals.length)[0].nationalId;
   }, 120_000);

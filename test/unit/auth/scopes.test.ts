@@ -13,7 +13,7 @@ describe('role → scope table (API.md §3)', () => {
 
   it('unions roles without duplicates', () => {
     expect(scopesForRoles(['clinician', 'registrar'])).toEqual([...ROLE_SCOPES.clinician, 'system/Consent.cruds']);
-    expect(ALL_SCOPES).toHaveLength(8);
+    expect(ALL_SCOPES).toHaveLength(7); // Patient.rs and Organization.rs are shared
   });
 });
 

@@ -109,9 +109,11 @@ describe('the committed catalog (fixtures/catalog.json)', () => {
       expect(i.studyCodes?.length).toBeGreaterThan(0);
     }
   });
-  test('exactly HIV, syphilis and HCV are sensitive, holding their LOINC codes', () => {
+  test('HIV, syphilis, HCV and the pre-operative screen holding them are sensitive, and no other', () => {
     const sensitive = items.filter((i) => i.sensitive);
-    expect(sensitive.map((i) => i.code).sort()).toEqual(['HCV', 'HIV', 'SYPHILIS']);
+    expect(sensitive.map((i) => i.code).sort()).toEqual(['HCV', 'HIV', 'PREOP', 'SYPHILIS']);
+    const SENSITIVE_CODES = ['7917-8', '56888-1', '20507-0', '16128-1'];
+    for (const i of items) if (i.loinc.some((c) => SENSITIVE_CODES.includes(c))) expect([i.code, i.sensitive]).toEqual([i.code, true]);
     const codes = sensitive.flatMap((i) => i.loinc);
     for (const c of ['7917-8', '56888-1', '20507-0', '16128-1']) expect(codes).toContain(c);
   });

@@ -41,6 +41,13 @@ describe('lab results by LOINC', () => {
     const members = [obs('a', '14682-9', AT), obs('b', '22664-7', AT), obs('c', '2028-9', AT)];
     expect(code(report('r', { at: AT }), members)).toBe('RFT');
   });
+  test('a pre-operative screen with a local code, through its four sensitive members', () => {
+    const members = [obs('a', '5196-1', AT), obs('b', '16128-1', AT), obs('c', '20507-0', AT), obs('d', '7917-8', AT)];
+    const item = match(report('r', { at: AT, category: 'SR' }), members);
+    expect(item?.code).toBe('PREOP');
+    expect(item?.sensitive).toBe(true);
+  });
+  test('HBsAg alone is hepatitis B serology', () => expect(code(obs('o', '5196-1', AT))).toBe('HBV'));
   test('a report whose members are all unknown is not in the catalog', () => {
     expect(code(report('r', { at: AT }), [obs('a', '12345-5', AT)])).toBeUndefined();
   });
@@ -94,7 +101,11 @@ describe('imaging by modality and study code, or modality and body site', () => 
     ['CT, body site display', study('s', { modality: 'CT', bodySite: { display: 'Chest' }, at: AT }), 'CT-CHEST'],
     ['MR, 腰椎MR平扫', study('s', { modality: 'MR', description: '腰椎MR平扫', at: AT }), 'MR-LSPINE'],
     ['MR, 头颅MRA', study('s', { modality: 'MR', description: '头颅MRA', at: AT }), 'MRA-HEAD'],
-    ['MR brain, not an angiogram: no item', study('s', { modality: 'MR', description: '头颅MR平扫', at: AT }), undefined],
+    ['MR brain, not an angiogram', study('s', { modality: 'MR', description: '头颅MR平扫', at: AT }), 'MR-HEAD'],
+    ['MR head by study code', study('s', { modality: 'MR', code: 'MR-HEAD-PLAIN', at: AT }), 'MR-HEAD'],
+    ['MRA with the head body-site code: the words say more than the code', study('s', { modality: 'MR', description: '头颅MRA（TOF）', bodySite: { code: '69536005' }, at: AT }), 'MRA-HEAD'],
+    ['MR, head body-site code only', study('s', { modality: 'MR', bodySite: { code: '69536005' }, at: AT }), 'MR-HEAD'],
+    ['MR, a knee: no MR item for it', study('s', { modality: 'MR', description: '膝关节MR', at: AT }), undefined],
     ['chest words but an ultrasound', study('s', { modality: 'US', description: '胸部', at: AT }), undefined],
     ['head and chest in one study: ambiguous', study('s', { modality: 'CT', description: '头颅+胸部CT', at: AT }), undefined],
     ['body site words without a modality', study('s', { description: '胸部CT平扫', at: AT }), undefined],
