@@ -133,13 +133,13 @@ export function codedConcept(src: SourceCode | undefined, ctx: BuildContext, exp
 const SOURCE_VALUE_SYSTEMS: Record<string, string> = { SCT: SNOMED, SNM: SNOMED, SNOMED, LN: LOINC };
 
 /** Observation.value[x] for one lab value: quantity, qualitative concept, coded value or text. */
-export function observationValue(item: LabItem, preferredUnit: string | undefined): Partial<Observation> {
+export function observationValue(item: LabItem, preferredUnit: string | undefined, localSystem?: string): Partial<Observation> {
   const type = item.valueType?.toUpperCase();
   if (item.codedValue && (item.codedValue.code || item.codedValue.display)) {
     const cv = item.codedValue;
-    const system = cv.system ? SOURCE_VALUE_SYSTEMS[cv.system.toUpperCase()] : undefined;
+    const system = cv.system ? (SOURCE_VALUE_SYSTEMS[cv.system.toUpperCase()] ?? localSystem) : undefined;
     const ordinal = ordinalValue(cv.display ?? cv.code ?? '');
-    if (!system && ordinal) return { valueCodeableConcept: ordinal };
+    if ((!system || system === localSystem) && ordinal) return { valueCodeableConcept: ordinal };
     const cc: CodeableConcept = {};
     if (cv.code) cc.coding = [{ ...(system ? { system } : {}), code: cv.code, ...(cv.display ? { display: cv.display } : {}) }];
     if (cv.display) cc.text = cv.display;
@@ -176,7 +176,7 @@ export function buildObservation(item: LabItem, report: Pick<LabReport, 'patient
   if (effective) obs.effectiveDateTime = effective;
   const issued = toInstant(item.issued ?? report.issued);
   if (issued) obs.issued = issued;
-  Object.assign(obs, observationValue(item, mapped?.unit));
+  Object.assign(obs, observationValue(item, mapped?.unit, localCodeSystem(ctx.hospitalId)));
   const interp = interpretation(item.flag);
   if (interp) obs.interpretation = interp;
   if (item.specimen?.trim()) obs.specimen = { display: item.specimen.trim() };

@@ -65,6 +65,8 @@ export function ucumCodeFor(candidate: string): string | null {
   if (cached !== undefined) return cached;
   utils ??= UcumLhcUtils.getInstance();
   let code: string | null = null;
+  // UCUM has no blanks; ucum-lhc would log the attempt to the console
+  if (/\s/.test(candidate) || !candidate) return null;
   try {
     const r = utils.validateUnitString(candidate, true);
     if (r.status === 'valid') code = r.ucumCode ?? candidate;

@@ -110,7 +110,8 @@ class Reader {
   }
   /** one component, escapes resolved; '' when absent */
   get(seg: Hl7Segment, field: number, component = 1, repetition = 0): string {
-    const f = seg.fields[field];
+    // MSH-1 is the field separator itself, so MSH field n sits at index n - 1
+    const f = seg.fields[seg.name === 'MSH' ? field - 1 : field];
     if (!f) return '';
     const rep = f.components[repetition];
     const raw = rep?.[component - 1];
@@ -170,7 +171,7 @@ export function parseOruMessage(text: string, messageIndex = 0): OruReport[] {
     throw new Hl7ParseError('not an HL7 v2 message');
   }
   const msh = msg.getSegment('MSH');
-  if (!msh || msh.fields.length < 10) throw new Hl7ParseError('MSH segment incomplete');
+  if (!msh || msh.fields.length < 9) throw new Hl7ParseError('MSH segment incomplete');
   const r = new Reader(msg);
   const type = `${r.get(msh, 9, 1)}^${r.get(msh, 9, 2)}`.replace(/\^$/, '');
   if (!SUPPORTED_TYPES.test(type)) throw new Hl7ParseError('not an ORU^R01 message');
@@ -275,9 +276,10 @@ function readObservation(r: Reader, obx: Hl7Segment, index: number): OruObservat
     const cv = r.code(obx, 5);
     if (cv.code || cv.display) out.codedValue = cv;
   }
-  const units = r.get(obx, 6, 1) || r.get(obx, 6, 2);
+  const units = readUnits(r, obx);
   if (units) out.units = units;
-  const range = r.get(obx, 7, 1);
+  // `3.5~9.5` sent without escaping `~` arrives as two repetitions: put the range back together
+  const range = Array.from({ length: r.repetitions(obx, 7) }, (_x, i) => r.get(obx, 7, 1, i)).filter(Boolean).join('~');
   if (range) out.range = range;
   const flags = r.get(obx, 8, 1);
   if (flags) out.flags = flags;
@@ -286,6 +288,18 @@ function readObservation(r: Reader, obx: Hl7Segment, index: number): OruObservat
   const observedAt = hl7ToFhirDateTime(r.get(obx, 14, 1));
   if (observedAt) out.observedAt = observedAt;
   return out;
+}
+
+/**
+ * OBX-6 units (CE: identifier^text^system). `10^9/L` sent without escaping `^` arrives as
+ * identifier `10` and text `9/L` with no system: read it as the unit it was meant to be.
+ */
+function readUnits(r: Reader, obx: Hl7Segment): string {
+  const id = r.get(obx, 6, 1);
+  const text = r.get(obx, 6, 2);
+  const system = r.get(obx, 6, 3);
+  if (/10$/.test(id) && /^\d+\/?/.test(text) && !system) return `${id}^${text}`;
+  return id || text;
 }
 
 /** Every report of a file's text; throws {@link Hl7ParseError} when any message is unusable. */

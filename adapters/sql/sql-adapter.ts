@@ -71,9 +71,12 @@ export class SqlAdapter implements HospitalAdapter {
     this.codeMap = await loadCodeMap(this.opts.config.codeMap);
     // the config is frozen; knex keeps and may amend what it is given
     const conn = structuredClone(this.opts.config.connection) as Knex.Config & { client: string };
+    // knex logs to the console by default, sometimes with SQL text: keep it in our log, without text
+    const quiet = (level: string) => () => this.opts.log.debug({ hospital: this.hospitalId }, `knex ${level} (details withheld)`);
     this.db = knex({
       ...(conn.client === 'sqlite3' ? { useNullAsDefault: true } : { pool: { min: 0, max: 10 } }),
       ...conn,
+      log: { warn: quiet('warning'), error: quiet('error'), deprecate: quiet('deprecation'), debug: quiet('debug') },
     } as Knex.Config);
   }
 

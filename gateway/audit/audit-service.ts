@@ -8,7 +8,7 @@ import { buildAuditEvents, type AuditBuildContext } from './audit-event';
 import { auditRoutes } from './audit-routes';
 import { appendRows } from './audit-store';
 import { GroupCommitWriter } from './group-commit';
-import type { AuditRowContent } from './hash-chain';
+import { storedJson, type AuditRowContent } from './hash-chain';
 
 /**
  * The audit trail (API.md §7): every answered request becomes IHE BALP AuditEvents, chained and
@@ -19,7 +19,7 @@ import type { AuditRowContent } from './hash-chain';
 export interface AuditServiceOptions {
   /** events per transaction at most (default 5000) */
   maxBatch?: number;
-  /** rows per batch when `$verify` walks the chain (default 5000) */
+  /** rows per batch when `$verify` walks the chain (default 2000) */
   verifyBatchSize?: number;
 }
 
@@ -72,7 +72,7 @@ export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions 
           outcome: b.outcome,
           purpose: b.purpose,
           subtype: b.subtype,
-          resource: JSON.stringify(b.resource),
+          resource: storedJson(b.resource),
         }));
       } catch (e) {
         metrics.auditFailures.inc();

@@ -28,7 +28,8 @@ export interface DemoConfigJson {
 /**
  * Bring up the hospitals of the demo network in their native forms, dated relative to `anchor` (so
  * results are recent whenever it runs): a FHIR server per `fhir` hospital, an HL7 v2 inbox per
- * `hl7v2` hospital, a SQLite front-end database per `sql` hospital, all under `dataDir`. Returns
+ * `hl7v2` hospital, a SQLite front-end database per `sql` hospital, all under `dataDir`, where the
+ * generator also writes the demo consents, decisions and patient list of the same date. Returns
  * the configuration pointing at them (absolute paths; with `ephemeralPorts`, the FHIR servers'
  * real ports) and a stop function.
  */
@@ -72,20 +73,21 @@ export async function startDemoHospitals(
 /** `npm start`: the demo network, the gateway in front of it, demo consents and decisions loaded. */
 export async function startDemoNetwork(opts: { log: Logger; port: number }): Promise<void> {
   const { log, port } = opts;
-  const demo = await startDemoHospitals(readDemoConfigJson(), { anchor: new Date(), dataDir: path.join(ROOT, 'data', 'demo') });
+  const dataDir = path.join(ROOT, 'data', 'demo');
+  const demo = await startDemoHospitals(readDemoConfigJson(), { anchor: new Date(), dataDir });
   const stopHospitals = demo.stop;
   const config = withPort(parseConfig(demo.config, { baseDir: path.dirname(DEMO_CONFIG), env: process.env }), port);
   const gateway = await createGateway(config, { log });
   const server = await listen(gateway, port, log);
   const { patientIndex, db, recognition } = gateway.services;
 
-  const consents = await loadDemoConsents({ services: gateway.services, patientIndex }, readDemoConsents(path.join(ROOT, 'fixtures', 'consents.json')));
+  const consents = await loadDemoConsents({ services: gateway.services, patientIndex }, readDemoConsents(path.join(dataDir, 'consents.json')));
   const decisions = await loadDemoDecisions(
     { db, patientIndex, catalog: [...recognition.catalog], config },
-    readDemoDecisions(path.join(ROOT, 'fixtures', 'recognition-decisions.json')),
+    readDemoDecisions(path.join(dataDir, 'recognition-decisions.json')),
   );
   shutdownOn(server, gateway, log, stopHospitals);
-  process.stdout.write(banner(config, readDemoPatients(path.join(ROOT, 'fixtures', 'demo-patients.json')), consents.loaded, decisions));
+  process.stdout.write(banner(config, readDemoPatients(path.join(dataDir, 'demo-patients.json')), consents.loaded, decisions));
 }
 
 function withPort(config: GatewayConfig, port: number): GatewayConfig {

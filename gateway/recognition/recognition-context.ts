@@ -1,14 +1,12 @@
-import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
+import type { Observation, Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import type { GatewayConfig } from '../config';
-import type { Clock } from '../context';
+import type { Clock, Requester } from '../context';
 import { unauthorized } from '../fhir/outcomes';
-import type { Requester } from '../context';
-import type { Db } from '../storage/db';
 import type { CatalogItem, FoundResult, PatientIndex, ResultsService } from '../services';
+import type { Db } from '../storage/db';
 import type { Annotate } from './annotate';
 import type { ItemMatcher } from './item-matcher';
 import type { RecognitionHospital } from './recognition-status';
-import type { Observation } from '@medplum/fhirtypes';
 
 /** What the recognition operations share: built once by createRecognitionService. */
 export interface RecognitionContext {

@@ -70,9 +70,9 @@ export async function startDemoNetwork(opts: {
   const config = parseConfig(demo.config, { baseDir: path.dirname(DEMO_CONFIG), env: {} });
   const gateway = await createGateway(config, { log: silentLogger(), ...opts.options, db: opts.db.db, clock: opts.clock ?? fixedClock() });
   if (opts.loadConsents !== false) {
-    await loadDemoConsents({ services: gateway.services, patientIndex: gateway.services.patientIndex }, readDemoConsents(path.join(ROOT, 'fixtures', 'consents.json')));
+    await loadDemoConsents({ services: gateway.services, patientIndex: gateway.services.patientIndex }, readDemoConsents(path.join(dataDir, 'consents.json')));
   }
-  const patients = readDemoPatients(path.join(ROOT, 'fixtures', 'demo-patients.json')) as DemoPatient[];
+  const patients = readDemoPatients(path.join(dataDir, 'demo-patients.json')) as DemoPatient[];
   return {
     app: gateway.app,
     gateway,

@@ -13,7 +13,7 @@ export function cbcV251(opts: { filler?: string; status?: string; reportedAt?: s
     `PID|1||M000123^^^XMZSH^MR~${opts.nid ?? NID}^^^CHN&2.16.156.10011.1.3&ISO^NI~M000999^^^XMZSH^MR||林^小明||19900101|M`,
     'PV1|1|O',
     `ORC|RE|P998|${filler}`,
-    `OBR|1|P998|${filler}|CBC001^血常规^L||20240301083000|20240301083000|||||||||||||||${opts.reportedAt ?? '20240301102500'}|||HM|${status}`,
+    `OBR|1|P998|${filler}|CBC001^血常规^L||20240301083000|20240301083000|||||||||||||||${opts.reportedAt ?? '20240301102500'}||HM|${status}`,
     `OBX|1|NM|718-7^血红蛋白^LN||${opts.hb ?? '135'}|g/L|130-175|N|||${status}|||20240301083000`,
     `OBX|2|NM|WBC^白细胞计数^L||11.2|×10^9/L|3.5-9.5|H|||${status}`,
     `OBX|3|NM|PLT^血小板^L||<5.0|10^9/L|125~350|↓|||${status}`,
@@ -30,7 +30,7 @@ export function chemV23(opts: { filler?: string; status?: string } = {}): string
   return [
     'MSH|^~\\&|LIS|QZYY|XZQ-HIE|XZQ|202403021015||ORU^R01|C20240302|P|2.3',
     `PID|1||Q55667^^^QZYY^MR~${NID2}^^^^NI||陈^美丽||19850615|F`,
-    `OBR|1|A1|${filler}|RENAL^肾功能^L||202403020800|202403020800||||||||SER|||||||202403021010|||CH|${status}`,
+    `OBR|1|A1|${filler}|RENAL^肾功能^L||202403020800|202403020800||||||||SER|||||||202403021010||CH|${status}`,
     `OBX|1|NM|CREA^肌酐^L||88|μmol/L|57-111|N|||${status}`,
     `OBX|2|NM|ALT^丙氨酸氨基转移酶^L||56|IU/L|9-50|H|||${status}`,
   ];
@@ -42,7 +42,7 @@ export function ctV24(opts: { filler?: string; status?: string } = {}): string[]
   return [
     'MSH|^~\\&|RIS|XMZSH|XZQ-HIE|XZQ|20240305160000||ORU^R01|R77001|P|2.4',
     `PID|1||${NID}^^^^NI~M000123^^^XMZSH^MR||林^小明`,
-    `OBR|1|PL77001|${filler}|CT-CHEST^胸部CT平扫^XZQEXAM||20240305140000|20240305140000||||||||^^^胸部|||ACC77001||||20240305155000|||CT|${status}`,
+    `OBR|1|PL77001|${filler}|CT-CHEST^胸部CT平扫^XZQEXAM||20240305140000|20240305140000||||||||^^^胸部|||ACC77001||||20240305155000||CT|${status}`,
     'OBX|1|ST|113014^Study Instance UID^DCM||1.2.840.113619.2.55.3.604688119.971.1709622000.1||||||F',
     'OBX|2|ST|121139^Modality^DCM||CT||||||F',
     'OBX|3|TX|18782-3^检查所见^LN||双肺纹理清晰\\.br\\未见明确结节||||||F',
