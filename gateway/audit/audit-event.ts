@@ -169,7 +169,11 @@ function formText(body: unknown): string {
   return '';
 }
 
-const code = (system: string, c: string, display?: string): Coding => (display ? { system, code: c, display } : { system, code: c });
+/**
+ * Codings of fixed code systems carry no display: every event would repeat the same words, and
+ * `$verify` reads every byte of every event (docs/audit.md lists what each code means).
+ */
+const code = (system: string, c: string): Coding => ({ system, code: c });
 const concept = (c: Coding): CodeableConcept => ({ coding: [c] });
 
 /**
@@ -192,7 +196,7 @@ export function buildAuditEvents(entry: AuditEntry, ctx: AuditBuildContext): Bui
   const hospitalId = requester ? requester.hospitalId : clientId ? ctx.clientHospital(clientId) : undefined;
   const user = requester?.user;
   const client: AuditEventAgent = {
-    type: concept(code(DICOM_SYSTEM, '110153', 'Source Role ID')),
+    type: concept(code(DICOM_SYSTEM, '110153')),
     who: clientId
       ? {
           type: 'Device',
@@ -211,30 +215,29 @@ export function buildAuditEvents(entry: AuditEntry, ctx: AuditBuildContext): Bui
   if (hospitalId) {
     const name = ctx.hospitalName(hospitalId);
     agents.push({
-      type: concept(code(ROLE_CLASS_SYSTEM, 'PROV', 'healthcare provider')),
+      type: concept(code(ROLE_CLASS_SYSTEM, 'PROV')),
       who: { reference: `Organization/${hospitalId}`, ...(name ? { display: name } : {}) },
       requestor: false,
     });
   }
   agents.push({
-    type: concept(code(DICOM_SYSTEM, '110152', 'Destination Role ID')),
-    who: { identifier: gatewayIdentifier, display: 'XZQ results gateway' },
+    type: concept(code(DICOM_SYSTEM, '110152')),
+    who: { identifier: gatewayIdentifier },
     requestor: false,
     network: { address: ctx.publicBaseUrl, type: '5' },
   });
   const purposeConcepts: CodeableConcept[] = [];
   if (purpose) purposeConcepts.push(concept(code(ACT_REASON_SYSTEM, purpose)));
-  if (record.breakGlass && purpose !== 'BTG') purposeConcepts.push(concept(code(ACT_REASON_SYSTEM, 'BTG', 'break the glass')));
+  if (record.breakGlass && purpose !== 'BTG') purposeConcepts.push(concept(code(ACT_REASON_SYSTEM, 'BTG')));
   if (user) {
     const person: AuditEventAgent = {
-      type: concept(code(PARTICIPATION_TYPE_SYSTEM, 'IRCP', 'information recipient')),
+      type: concept(code(PARTICIPATION_TYPE_SYSTEM, 'IRCP')),
       who: {
         identifier: {
           system: ctx.canonicalBase + SUBJECT_ID_PATH,
           value: cleanString(user.id, 128),
           ...(hospitalId ? { assigner: { reference: `Organization/${hospitalId}` } } : {}),
         },
-        ...(user.name ? { display: cleanString(user.name, 256) } : {}),
       },
       requestor: true,
     };
@@ -247,8 +250,8 @@ export function buildAuditEvents(entry: AuditEntry, ctx: AuditBuildContext): Bui
 
   const { bytes, truncated, originalLength } = requestBytes(req);
   const query: AuditEventEntity = {
-    type: code(ENTITY_TYPE_SYSTEM, '2', 'System Object'),
-    role: code(OBJECT_ROLE_SYSTEM, '24', 'Query'),
+    type: code(ENTITY_TYPE_SYSTEM, '2'),
+    role: code(OBJECT_ROLE_SYSTEM, '24'),
     query: bytes.toString('base64'),
   };
   if (truncated) query.detail = [{ type: 'truncated', valueString: `request cut at ${bytes.length} of ${originalLength} bytes` }];
@@ -257,7 +260,7 @@ export function buildAuditEvents(entry: AuditEntry, ctx: AuditBuildContext): Bui
   if (record.suppressed) transactionDetails.push({ type: 'consentSuppressed', valueString: 'true' });
   const transaction: AuditEventEntity = {
     what: { identifier: { value: cleanString(record.requestId, 64) } },
-    type: code(BALP_ENTITY_TYPE_SYSTEM, 'XrequestId', 'X-Request-Id'),
+    type: code(BALP_ENTITY_TYPE_SYSTEM, 'XrequestId'),
     ...(transactionDetails.length ? { detail: transactionDetails } : {}),
   };
   const touched: AuditEventEntity[] = [];
@@ -265,15 +268,15 @@ export function buildAuditEvents(entry: AuditEntry, ctx: AuditBuildContext): Bui
     for (const id of [...record.resourceIds].slice(0, 100)) {
       touched.push({
         what: { reference: `${cleanString(record.resourceType, 64)}/${cleanString(id, 128)}` },
-        type: code(ENTITY_TYPE_SYSTEM, '2', 'System Object'),
-        role: code(OBJECT_ROLE_SYSTEM, '4', 'Domain Resource'),
+        type: code(ENTITY_TYPE_SYSTEM, '2'),
+        role: code(OBJECT_ROLE_SYSTEM, '4'),
       });
     }
   }
   const hospitals: AuditEventEntity[] = [...record.hospitalsReturned].map((h) => ({
     what: { reference: `Organization/${cleanString(h, 64)}`, ...(ctx.hospitalName(h) ? { display: ctx.hospitalName(h) } : {}) },
-    type: code(ENTITY_TYPE_SYSTEM, '3', 'Organization'),
-    role: code(OBJECT_ROLE_SYSTEM, '3', 'Report'),
+    type: code(ENTITY_TYPE_SYSTEM, '3'),
+    role: code(OBJECT_ROLE_SYSTEM, '3'),
   }));
 
   const patients = record.patients.size ? [...record.patients] : [undefined];
@@ -284,15 +287,15 @@ export function buildAuditEvents(entry: AuditEntry, ctx: AuditBuildContext): Bui
     if (pid !== undefined) {
       entity.push({
         what: { reference: `Patient/${pid}` },
-        type: code(ENTITY_TYPE_SYSTEM, '1', 'Person'),
-        role: code(OBJECT_ROLE_SYSTEM, '1', 'Patient'),
+        type: code(ENTITY_TYPE_SYSTEM, '1'),
+        role: code(OBJECT_ROLE_SYSTEM, '1'),
       });
     }
     entity.push(query, transaction, ...touched, ...hospitals);
     const resource: AuditEvent = {
       resourceType: 'AuditEvent',
       id,
-      type: code(AUDIT_EVENT_TYPE_SYSTEM, 'rest', 'RESTful Operation'),
+      type: code(AUDIT_EVENT_TYPE_SYSTEM, 'rest'),
       subtype: subtypeCodings(interaction, ctx.canonicalBase),
       action: actionFor(interaction),
       recorded,
@@ -303,7 +306,7 @@ export function buildAuditEvents(entry: AuditEntry, ctx: AuditBuildContext): Bui
       source: {
         site: ctx.site,
         observer: { identifier: gatewayIdentifier, display: 'XZQ results gateway' },
-        type: [code(SOURCE_TYPE_SYSTEM, '4', 'Application Server')],
+        type: [code(SOURCE_TYPE_SYSTEM, '4')],
       },
       entity,
     };

@@ -19,7 +19,7 @@ import { storedJson, type AuditRowContent } from './hash-chain';
 export interface AuditServiceOptions {
   /** events per transaction at most (default 5000) */
   maxBatch?: number;
-  /** rows per batch when `$verify` walks the chain (default 2000) */
+  /** rows per batch when `$verify` walks the chain (default 500: measured fastest, and keeps the heap small) */
   verifyBatchSize?: number;
 }
 

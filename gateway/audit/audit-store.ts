@@ -59,7 +59,7 @@ export interface VerifyResult {
  * the next run; rows the head does not account for are reported as inserted.
  */
 export async function verifyChain(db: Db, opts: { batchSize?: number } = {}): Promise<VerifyResult> {
-  const batchSize = opts.batchSize ?? 2000;
+  const batchSize = opts.batchSize ?? 500;
   const head = await readHead(db);
   const verifier = new ChainVerifier(head.baseSeq, head.baseHash);
   const result = (fault?: ChainFault): VerifyResult => ({

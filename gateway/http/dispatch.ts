@@ -66,7 +66,6 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
           at: clock.now(),
         });
       } catch (e) {
-        metrics.auditFailures.inc();
         log.error({ requestId, err: { type: (e as Error)?.name, message: (e as Error)?.message } }, 'audit write failed');
         response = errorResponse(
           serviceUnavailable('The access could not be recorded in the audit trail; no data was returned', 'audit-unavailable'),

@@ -198,7 +198,7 @@ describe.each(testDatabases())('federated search on %s', (_name, open) => {
       ['unknown organization', '/Organization/nowhere', 404],
       ['unknown endpoint', '/Nothing/here', 404],
       ['undecodable URL', '/Patient/%E0%A4%A', 400],
-    ])('%s → %i', async (_what, url, status) => {
+    ])('%s: %s → %d', async (_what, url, status) => {
       const res = await get(url);
       expect(res.status).toBe(status);
       expect(res.body.resourceType).toBe('OperationOutcome');

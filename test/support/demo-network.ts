@@ -10,7 +10,8 @@ import { readDemoConfigJson, startDemoHospitals, DEMO_CONFIG, type DemoConfigJso
 import { parseConfig, type GatewayConfig, type Role } from '../../gateway/config';
 import type { Clock } from '../../gateway/context';
 import { silentLogger } from '../../gateway/logger';
-import { requestToken, type TestClient, type TestUser } from './auth';
+import request from 'supertest';
+import { signClientAssertion, tokenRequestForm, type TestClient, type TestUser } from './auth';
 import type { TestDb } from './databases';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -68,7 +69,8 @@ export async function startDemoNetwork(opts: {
   const demo = await startDemoHospitals(readDemoConfigJson(), { anchor: DEMO_ANCHOR, dataDir, delayMs: opts.delayMs, ephemeralPorts: true });
   opts.edit?.(demo.config);
   const config = parseConfig(demo.config, { baseDir: path.dirname(DEMO_CONFIG), env: {} });
-  const gateway = await createGateway(config, { log: silentLogger(), ...opts.options, db: opts.db.db, clock: opts.clock ?? fixedClock() });
+  const clock = opts.clock ?? fixedClock();
+  const gateway = await createGateway(config, { log: silentLogger(), ...opts.options, db: opts.db.db, clock });
   if (opts.loadConsents !== false) {
     await loadDemoConsents({ services: gateway.services, patientIndex: gateway.services.patientIndex }, readDemoConsents(path.join(dataDir, 'consents.json')));
   }
@@ -79,8 +81,18 @@ export async function startDemoNetwork(opts: {
     config,
     raw: demo.config,
     patients,
-    token: (clientId, o = {}) =>
-      requestToken(gateway.app, demoClient(demo.config, clientId), { publicBaseUrl: config.publicBaseUrl, user: o.user ?? { id: 'D1029', name: '林医生' }, purposeOfUse: o.purposeOfUse, scope: o.scope }),
+    token: async (clientId, o = {}) => {
+      // Signed at the gateway's (fixed) time, so exp is within its 5-minute window.
+      const assertion = signClientAssertion(demoClient(demo.config, clientId), {
+        aud: `${config.publicBaseUrl}/auth/token`,
+        iat: Math.floor(clock.now().getTime() / 1000),
+        user: o.user ?? { id: 'D1029', name: '林医生' },
+        purposeOfUse: o.purposeOfUse,
+      });
+      const res = await request(gateway.app).post('/auth/token').type('form').send(tokenRequestForm(assertion, o.scope));
+      if (res.status !== 200) throw new Error(`token for ${clientId}: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.access_token as string;
+    },
     async close() {
       await gateway.close();
       await demo.stop();

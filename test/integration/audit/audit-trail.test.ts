@@ -231,7 +231,7 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
       let pages = 1;
       for (;;) {
         expect((b.entry ?? []).length).toBeLessThanOrEqual(2);
-        seen.push(...rids(b));
+        seen.push(...rids(b).map(String));
         const next = b.link?.find((l) => l.relation === 'next')?.url;
         if (!next) break;
         expect(next.startsWith('http://127.0.0.1:8080/AuditEvent?')).toBe(true);

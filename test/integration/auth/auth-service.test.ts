@@ -8,7 +8,7 @@ import { isOperationOutcomeError, type OperationOutcomeError } from '../../../ga
 import type { RouteAccess } from '../../../gateway/http/route';
 import { silentLogger } from '../../../gateway/logger';
 import { makeTestClient, signClientAssertion, tokenRequestForm, type TestClient } from '../../support/auth';
-import { testDatabases, type TestDb } from '../../support/databases';
+import { openSqlite, testDatabases, type TestDb } from '../../support/databases';
 import { authInstance, bodyOf, postToken, TestClock, TOKEN_URL, BASE_URL, type AuthInstance } from './auth-fixture';
 
 const clinician = makeTestClient({ id: 'xm-zsh-his', hospital: 'xm-zsh', roles: ['clinician'] });
@@ -146,11 +146,13 @@ describe.each(testDatabases())('AuthService on %s', (_name, open) => {
     });
 
     it('prunes expired jtis and keeps live ones', async () => {
-      const store = createJtiStore({ db: tdb.db, log: silentLogger(), nowEpochSeconds: () => 1_000 });
+      let now = 0; // the store's own occasional prune runs at the first claim, when nothing has expired
+      const store = createJtiStore({ db: tdb.db, log: silentLogger(), nowEpochSeconds: () => now });
       expect(await store.claim('c', 'old', 900)).toBe(true);
       expect(await store.claim('c', 'live', 1_100)).toBe(true);
       expect(await store.claim('c', 'live', 1_100)).toBe(false);
-      expect(await store.prune(1_000)).toBe(1);
+      now = 1_000;
+      expect(await store.prune(now)).toBe(1);
       expect((await tdb.db('assertion_jtis').select('jti')).map((r) => r.jti)).toEqual(['live']);
     });
   });
@@ -232,66 +234,77 @@ describe.each(testDatabases())('AuthService on %s', (_name, open) => {
     });
 
     it('a token issued by another gateway (other key, same client ids) is refused', async () => {
-      const other = await authInstance(await open(), CLIENTS, { signingKey: gatewaySigningJwk() });
-      const token = await tokenFrom(other, clinician);
-      const e = await rejection(gw.auth.authenticate(`Bearer ${token}`));
-      expect(e.status).toBe(401);
-    });
-  });
-
-  describe('authorize (403, API.md §3)', () => {
-    const tokenAccess = (a: Omit<Extract<RouteAccess, { kind: 'token' }>, 'kind'>): RouteAccess => ({ kind: 'token', ...a });
-    type Row = [string, RouteAccess, { clinician: boolean; registrar: boolean; auditor: boolean; monitor: boolean }];
-    const rows: Row[] = [
-      ['open route', { kind: 'none' }, { clinician: true, registrar: true, auditor: true, monitor: true }],
-      ['any token', tokenAccess({}), { clinician: true, registrar: true, auditor: true, monitor: true }],
-      ['Patient search', tokenAccess({ resource: 'Patient', permission: 's' }), { clinician: true, registrar: true, auditor: false, monitor: false }],
-      ['DiagnosticReport read', tokenAccess({ resource: 'DiagnosticReport', permission: 'r' }), { clinician: true, registrar: false, auditor: false, monitor: false }],
-      ['Observation search', tokenAccess({ resource: 'Observation', permission: 's' }), { clinician: true, registrar: false, auditor: false, monitor: false }],
-      ['ImagingStudy search', tokenAccess({ resource: 'ImagingStudy', permission: 's' }), { clinician: true, registrar: false, auditor: false, monitor: false }],
-      ['Organization read', tokenAccess({ resource: 'Organization', permission: 'r' }), { clinician: true, registrar: false, auditor: true, monitor: false }],
-      ['Consent create', tokenAccess({ resource: 'Consent', permission: 'c' }), { clinician: false, registrar: true, auditor: false, monitor: false }],
-      ['Consent update', tokenAccess({ resource: 'Consent', permission: 'u' }), { clinician: false, registrar: true, auditor: false, monitor: false }],
-      ['AuditEvent search', tokenAccess({ resource: 'AuditEvent', permission: 's' }), { clinician: false, registrar: false, auditor: true, monitor: false }],
-      ['AuditEvent create', tokenAccess({ resource: 'AuditEvent', permission: 'c' }), { clinician: false, registrar: false, auditor: false, monitor: false }],
-      ['$recognition (clinician role + DiagnosticReport.s)', tokenAccess({ resource: 'DiagnosticReport', permission: 's', roles: ['clinician'] }), { clinician: true, registrar: false, auditor: false, monitor: false }],
-      ['$recognition-stats (auditor role)', tokenAccess({ roles: ['auditor'] }), { clinician: false, registrar: false, auditor: true, monitor: false }],
-      ['/metrics (auditor or monitor)', tokenAccess({ roles: ['auditor', 'monitor'] }), { clinician: false, registrar: false, auditor: true, monitor: true }],
-    ];
-    const requesters: Record<'clinician' | 'registrar' | 'auditor' | 'monitor', Requester> = {
-      clinician: { clientId: 'c', hospitalId: 'xm-zsh', roles: ['clinician'], scopes: ['system/Patient.rs', 'system/DiagnosticReport.rs', 'system/Observation.rs', 'system/ImagingStudy.rs', 'system/Organization.rs'], purposeOfUse: 'TREAT' },
-      registrar: { clientId: 'r', hospitalId: 'xm-zsh', roles: ['registrar'], scopes: ['system/Patient.rs', 'system/Consent.cruds'], purposeOfUse: 'TREAT' },
-      auditor: { clientId: 'a', roles: ['auditor'], scopes: ['system/AuditEvent.rs', 'system/Organization.rs'], purposeOfUse: 'TREAT' },
-      monitor: { clientId: 'm', roles: ['monitor'], scopes: [], purposeOfUse: 'TREAT' },
-    };
-
-    const table = rows.flatMap(([name, access, allowed]) =>
-      (Object.keys(allowed) as Array<keyof typeof allowed>).map((role) => [name, role, access, allowed[role]] as const),
-    );
-    it.each(table)('%s as %s', async (_name, role, access, allowed) => {
-      const gw = await instance();
-      const run = () => gw.auth.authorize(requesters[role], access);
-      if (allowed) expect(run).not.toThrow();
-      else {
-        let caught: unknown;
-        try {
-          run();
-        } catch (e) {
-          caught = e;
-        }
-        expect(isOperationOutcomeError(caught)).toBe(true);
-        expect((caught as OperationOutcomeError).status).toBe(403);
-        expect((caught as OperationOutcomeError).outcome.issue[0]!.code).toBe('forbidden');
+      const otherDb = await open();
+      try {
+        const other = await authInstance(otherDb, CLIENTS, { signingKey: gatewaySigningJwk() });
+        const token = await tokenFrom(other, clinician);
+        const e = await rejection(gw.auth.authenticate(`Bearer ${token}`));
+        expect(e.status).toBe(401);
+      } finally {
+        await otherDb.close();
       }
     });
+  });
+});
 
-    it('a valid token whose scope was narrowed at request time is refused what it left out', async () => {
-      const gw = await instance();
-      const token = await tokenFrom(gw, clinician, {}, 'system/Patient.rs');
-      const r = await gw.auth.authenticate(`Bearer ${token}`);
-      expect(() => gw.auth.authorize(r, tokenAccess({ resource: 'Patient', permission: 's' }))).not.toThrow();
-      expect(() => gw.auth.authorize(r, tokenAccess({ resource: 'DiagnosticReport', permission: 's' }))).toThrow(expect.objectContaining({ status: 403 }));
-    });
+describe('authorize (403, API.md §3)', () => {
+  let tdb: TestDb;
+  let gw: AuthInstance;
+  beforeAll(async () => {
+    tdb = await openSqlite();
+    gw = await authInstance(tdb, CLIENTS);
+  });
+  afterAll(() => tdb.close());
+
+  const tokenAccess = (a: Omit<Extract<RouteAccess, { kind: 'token' }>, 'kind'>): RouteAccess => ({ kind: 'token', ...a });
+  type Row = [string, RouteAccess, { clinician: boolean; registrar: boolean; auditor: boolean; monitor: boolean }];
+  const rows: Row[] = [
+    ['open route', { kind: 'none' }, { clinician: true, registrar: true, auditor: true, monitor: true }],
+    ['any token', tokenAccess({}), { clinician: true, registrar: true, auditor: true, monitor: true }],
+    ['Patient search', tokenAccess({ resource: 'Patient', permission: 's' }), { clinician: true, registrar: true, auditor: false, monitor: false }],
+    ['DiagnosticReport read', tokenAccess({ resource: 'DiagnosticReport', permission: 'r' }), { clinician: true, registrar: false, auditor: false, monitor: false }],
+    ['Observation search', tokenAccess({ resource: 'Observation', permission: 's' }), { clinician: true, registrar: false, auditor: false, monitor: false }],
+    ['ImagingStudy search', tokenAccess({ resource: 'ImagingStudy', permission: 's' }), { clinician: true, registrar: false, auditor: false, monitor: false }],
+    ['Organization read', tokenAccess({ resource: 'Organization', permission: 'r' }), { clinician: true, registrar: false, auditor: true, monitor: false }],
+    ['Consent create', tokenAccess({ resource: 'Consent', permission: 'c' }), { clinician: false, registrar: true, auditor: false, monitor: false }],
+    ['Consent update', tokenAccess({ resource: 'Consent', permission: 'u' }), { clinician: false, registrar: true, auditor: false, monitor: false }],
+    ['AuditEvent search', tokenAccess({ resource: 'AuditEvent', permission: 's' }), { clinician: false, registrar: false, auditor: true, monitor: false }],
+    ['AuditEvent create', tokenAccess({ resource: 'AuditEvent', permission: 'c' }), { clinician: false, registrar: false, auditor: false, monitor: false }],
+    ['$recognition (clinician role + DiagnosticReport.s)', tokenAccess({ resource: 'DiagnosticReport', permission: 's', roles: ['clinician'] }), { clinician: true, registrar: false, auditor: false, monitor: false }],
+    ['$recognition-stats (auditor role)', tokenAccess({ roles: ['auditor'] }), { clinician: false, registrar: false, auditor: true, monitor: false }],
+    ['/metrics (auditor or monitor)', tokenAccess({ roles: ['auditor', 'monitor'] }), { clinician: false, registrar: false, auditor: true, monitor: true }],
+  ];
+  const requesters: Record<'clinician' | 'registrar' | 'auditor' | 'monitor', Requester> = {
+    clinician: { clientId: 'c', hospitalId: 'xm-zsh', roles: ['clinician'], scopes: ['system/Patient.rs', 'system/DiagnosticReport.rs', 'system/Observation.rs', 'system/ImagingStudy.rs', 'system/Organization.rs'], purposeOfUse: 'TREAT' },
+    registrar: { clientId: 'r', hospitalId: 'xm-zsh', roles: ['registrar'], scopes: ['system/Patient.rs', 'system/Consent.cruds'], purposeOfUse: 'TREAT' },
+    auditor: { clientId: 'a', roles: ['auditor'], scopes: ['system/AuditEvent.rs', 'system/Organization.rs'], purposeOfUse: 'TREAT' },
+    monitor: { clientId: 'm', roles: ['monitor'], scopes: [], purposeOfUse: 'TREAT' },
+  };
+
+  const table = rows.flatMap(([name, access, allowed]) =>
+    (Object.keys(allowed) as Array<keyof typeof allowed>).map((role) => [name, role, access, allowed[role]] as const),
+  );
+  it.each(table)('%s as %s', async (_name, role, access, allowed) => {
+    const run = () => gw.auth.authorize(requesters[role], access);
+    if (allowed) expect(run).not.toThrow();
+    else {
+      let caught: unknown;
+      try {
+        run();
+      } catch (e) {
+        caught = e;
+      }
+      expect(isOperationOutcomeError(caught)).toBe(true);
+      expect((caught as OperationOutcomeError).status).toBe(403);
+      expect((caught as OperationOutcomeError).outcome.issue[0]!.code).toBe('forbidden');
+    }
+  });
+
+  it('a valid token whose scope was narrowed at request time is refused what it left out', async () => {
+    const token = await tokenFrom(gw, clinician, {}, 'system/Patient.rs');
+    const r = await gw.auth.authenticate(`Bearer ${token}`);
+    expect(() => gw.auth.authorize(r, tokenAccess({ resource: 'Patient', permission: 's' }))).not.toThrow();
+    expect(() => gw.auth.authorize(r, tokenAccess({ resource: 'DiagnosticReport', permission: 's' }))).toThrow(expect.objectContaining({ status: 403 }));
   });
 });
 

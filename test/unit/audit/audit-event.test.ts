@@ -108,7 +108,7 @@ describe('AuditEvent shapes (IHE BALP, API.md §7)', () => {
     for (const b of built) {
       const ev = b.resource;
       expectValidFhir(ev);
-      expect(ev.type).toEqual({ system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' });
+      expect(ev.type).toEqual({ system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' });
       expect(ev.subtype).toEqual([{ system: 'http://hl7.org/fhir/restful-interaction', code: 'search-type' }]);
       expect(ev.action).toBe('E');
       expect(ev.outcome).toBe('0');
@@ -124,7 +124,7 @@ describe('AuditEvent shapes (IHE BALP, API.md §7)', () => {
       expect(org.who).toEqual({ reference: 'Organization/xm-zsh', display: '厦门大学附属中山医院' });
       const gateway = agentByRole(ev, '110152')!;
       expect(gateway.network).toEqual({ address: PUBLIC_BASE, type: '5' });
-      expect(gateway.type?.coding?.[0]).toEqual({ system: DCM, code: '110152', display: 'Destination Role ID' });
+      expect(gateway.type?.coding?.[0]).toEqual({ system: DCM, code: '110152' });
       const person = ev.agent.find((a) => a.requestor) as AuditEventAgent;
       expect(person.who?.identifier).toEqual({ system: `${CANONICAL}/sid/subject-id`, value: 'D1029', assigner: { reference: 'Organization/xm-zsh' } });
       expect(person.name).toBe('林医生');
@@ -133,7 +133,7 @@ describe('AuditEvent shapes (IHE BALP, API.md §7)', () => {
       expect(ev.agent.filter((a) => a.requestor)).toHaveLength(1);
 
       expect(ev.source.observer).toEqual({ identifier: { system: `${CANONICAL}/sid/gateway`, value: PUBLIC_BASE }, display: 'XZQ results gateway' });
-      expect(ev.source.type).toEqual([{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }]);
+      expect(ev.source.type).toEqual([{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4' }]);
 
       const patient = entityByRole(ev, '1');
       expect(patient).toEqual([
