@@ -48,7 +48,8 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
       if (bodyKind === 'json') fr.body = await readJsonBody(req);
       else if (bodyKind === 'form') {
         const form = await readFormBody(req);
-        fr.body = Object.fromEntries(Object.entries(form).map(([k, v]) => [k, v[v.length - 1]]));
+        // A repeated parameter stays an array, so the OAuth endpoint can refuse it (RFC 6749 §3.1).
+        fr.body = Object.fromEntries(Object.entries(form).map(([k, v]) => [k, v.length === 1 ? v[0] : v]));
         if (route.interaction === 'search-type') for (const [k, v] of Object.entries(form)) (fr.query[k] ??= []).push(...v);
       }
       response = await route.handler(fr);

@@ -129,6 +129,7 @@ async function main() {
         scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
         category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
         patient: { reference: `Patient/${regionalIds[nid]}` },
+        policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
         provision: { type: 'permit' },
       };
       const c = await fetch(`${base}/Consent`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/fhir+json' }, body: JSON.stringify(consent) });
@@ -213,7 +214,10 @@ async function main() {
         },
       ],
     } as any);
-    if (tokenRun.non2xx) throw new Error(`token endpoint: ${tokenRun.non2xx} refusals under load`);
+    if (tokenRun.non2xx) {
+      const probe = await fetch(`${base}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(tokenRequestForm(signClientAssertion(client, { aud: `${PUBLIC}/auth/token` }))).toString() });
+      throw new Error(`token endpoint: ${tokenRun.non2xx} refusals under load (a single request: ${probe.status} ${await probe.text()})`);
+    }
     figures.tokenRequestsPerSec = r2(tokenRun.requests.average);
 
     // In-process figures (auth verification, consent at 100 k) come from their own module.

@@ -27,6 +27,11 @@ export const TOKEN_PATH = '/auth/token';
 export const DEFAULT_PUBLIC_BASE_URL = 'http://127.0.0.1:8080';
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 export const PURPOSE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
+/**
+ * The person an assertion names when the caller does not say (the gateway requires one in every
+ * token that reaches data). Pass `user: undefined` explicitly for an assertion without a person.
+ */
+export const DEFAULT_TEST_USER: TestUser = { id: 'T0001', name: '测试医生' };
 
 // Key generation (RSA especially) is slow: one pair per client id and algorithm per process.
 const keyCache = new Map<string, { privateKey: KeyObject; publicKey: KeyObject }>();
@@ -71,10 +76,11 @@ export function makeTestClient(opts: { id: string; hospital?: string; roles: Rol
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 /**
- * A compact JWS client assertion. Defaults make a valid one; every option exists to make an invalid
- * one: `alg: 'none'`, `alg: 'HS384'` with `key` a string (HMAC secret), another `key`, `kid`, `iat`,
- * `expiresIn` (seconds from iat, may be negative), and `claims` merged last (a claim set to
- * `undefined` is removed).
+ * A compact JWS client assertion. Defaults make a valid one, naming {@link DEFAULT_TEST_USER} unless
+ * `user` is given (even as undefined). Every option exists to make an invalid one: `alg: 'none'`,
+ * `alg: 'HS384'` with `key` a string (HMAC secret), another `key`, `kid`, `iat`, `expiresIn`
+ * (seconds from iat, may be negative), and `claims` merged last (a claim set to `undefined` is
+ * removed).
  */
 export function signClientAssertion(
   client: TestClient,
@@ -101,12 +107,13 @@ export function signClientAssertion(
     exp: iat + (opts.expiresIn ?? 60),
     jti: opts.jti ?? randomUUID(),
   };
-  if (opts.user || opts.purposeOfUse) {
+  const user = 'user' in opts ? opts.user : DEFAULT_TEST_USER;
+  if (user || opts.purposeOfUse) {
     const iua: Record<string, unknown> = {};
-    if (opts.user) {
-      iua.subject_id = opts.user.id;
-      if (opts.user.name !== undefined) iua.subject_name = opts.user.name;
-      if (opts.user.role) iua.subject_role = [opts.user.role];
+    if (user) {
+      iua.subject_id = user.id;
+      if (user.name !== undefined) iua.subject_name = user.name;
+      if (user.role) iua.subject_role = [user.role];
     }
     if (opts.purposeOfUse) iua.purpose_of_use = [{ system: PURPOSE_SYSTEM, code: opts.purposeOfUse }];
     payload.extensions = { ihe_iua: iua };
@@ -146,14 +153,21 @@ export function tokenRequestForm(assertion: string, scope?: string): Record<stri
   };
 }
 
-/** An access token for `client` from the app's token endpoint; throws with the OAuth error body on failure. */
+/**
+ * An access token for `client` from the app's token endpoint (the person is {@link DEFAULT_TEST_USER}
+ * unless `user` is given); throws with the OAuth error body on failure.
+ */
 export async function requestToken(
   app: Express,
   client: TestClient,
   opts: { publicBaseUrl?: string; scope?: string; user?: TestUser; purposeOfUse?: string } = {},
 ): Promise<string> {
   const aud = `${(opts.publicBaseUrl ?? DEFAULT_PUBLIC_BASE_URL).replace(/\/+$/, '')}${TOKEN_PATH}`;
-  const assertion = signClientAssertion(client, { aud, user: opts.user, purposeOfUse: opts.purposeOfUse });
+  const assertion = signClientAssertion(client, {
+    aud,
+    ...('user' in opts ? { user: opts.user } : {}),
+    purposeOfUse: opts.purposeOfUse,
+  });
   const res = await request(app).post(TOKEN_PATH).type('form').send(tokenRequestForm(assertion, opts.scope));
   if (res.status !== 200 || typeof res.body?.access_token !== 'string') {
     throw new Error(`token request for ${client.id} failed: ${res.status} ${JSON.stringify(res.body)}`);

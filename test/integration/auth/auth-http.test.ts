@@ -1,3 +1,4 @@
+import { sign } from 'node:crypto';
 import request from 'supertest';
 import { expectValidFhir } from '../../support/fhir-validation';
 import { makeTestClient, requestToken, signClientAssertion, tokenRequestForm, type TestClient } from '../../support/auth';
@@ -102,12 +103,6 @@ describe.each(testDatabases())('access control over HTTP on %s', (_name, open) =
   });
 
   describe('401 on the API', () => {
-    const expired = () => {
-      // a token of this gateway, presented after its lifetime: simulated by a token with exp in the past is
-      // not mintable from outside, so use one signed by a key the gateway does not hold instead (see below)
-      return undefined;
-    };
-    void expired;
     it.each<[string, () => string | undefined]>([
       ['no token', () => undefined],
       ['a garbage token', () => 'Bearer not.a.token'],
@@ -186,9 +181,8 @@ describe.each(testDatabases())('access control over HTTP on %s', (_name, open) =
 /** Re-sign a token's header and claims with another (client's) key, keeping the gateway's kid. */
 function forgeWithOtherKey(token: string, other: TestClient): string {
   const [h, p] = token.split('.') as [string, string, string];
-  const { sign } = require('node:crypto') as typeof import('node:crypto');
+  // the registrar's key is RSA 2048 like the gateway's, so the RS384 header stays truthful
   const sig = sign('sha384', Buffer.from(`${h}.${p}`), other.privateKey);
-  // an ES384 header would be needed for an EC key; the registrar’s key is RSA, as the gateway's
   return `${h}.${p}.${sig.toString('base64url')}`;
 }
 
