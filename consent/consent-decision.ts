@@ -1,140 +1,348 @@
-import type { Coding, Consent, ConsentProvision, Period } from '@medplum/fhirtypes';
-import type { Role } from '../gateway/config';
+import type { CodeableConcept, Coding, Consent, ConsentProvision } from '@medplum/fhirtypes';
 import type { ResultFacts } from '../gateway/services';
+import { isBreakGlass, type Requester } from '../gateway/context';
+import {
+  CONFIDENTIALITY_CODES,
+  NORMAL_CONFIDENTIALITY,
+  RECIPIENT_ROLE,
+  RESOURCE_TYPES_SYSTEM,
+  SENSITIVE_LABELS,
+  recognitionItemSystem,
+} from './consent-codes';
+import { parseFhirInstant } from './fhir-time';
 
 /**
- * The consent decision (API.md §5, PIPL Art. 28–29) as pure functions: the patient's consents,
- * who asks and why, and each result's facts in; permit or deny, and why, out. Nothing here reads
- * a database or a clock.
+ * The consent decision of API.md §5 as pure functions: a patient's active Consents, the requester
+ * and the gateway's default in; a verdict on the access and on each result out. No I/O, no clock:
+ * `now` is an argument, so the same inputs always give the same answer (and the tables in
+ * test/unit/consent read like the rule).
  *
- * A consent's root provision permits; it applies when its period covers now, its recipients (actor
- * role IRCP; none = every member hospital) include the requesting hospital and its purposes (if
- * any) include the purpose of use. Inside, a provision covers a result when its class, code,
- * dataPeriod and securityLabel match; nested provisions carve out exceptions, to any depth, the
- * deepest matching one deciding (a deny among siblings wins). Results with a sensitive label need a
- * permit whose provision path names that label. Break-glass (ETREAT/BTG, clinician) passes where no
- * consent covers a result, never past an explicit deny or a sensitive label.
+ * The model, in short (docs/consent.md explains it to a registrar):
+ * - a Consent applies to a request when it is active, its root provision's `period` covers now,
+ *   its root `actor`s (role IRCP) name the requesting hospital, or name none (= every member
+ *   hospital), and its `purpose`s (if any) include the purpose of use;
+ * - a provision covers a result when the result matches every criterion the provision has: `class`
+ *   (resource type), `code` (recognition item), `dataPeriod` (result date), `securityLabel`;
+ * - nested provisions refine their parent: the deepest matching provision decides, a matching deny
+ *   among siblings wins over a matching permit, and a permit nested in a deny re-permits;
+ * - across consents an explicit deny wins over a permit;
+ * - a sensitive label (v3-Confidentiality R/V, v3-ActCode HIV, PSY, …) is released only by a permit
+ *   provision on the deciding path that names that label, never by a default or break-glass;
+ * - default `permit` (opt-out) and break-glass permit what no consent covers, except sensitive
+ *   results and results any in-force consent explicitly denies (its deny provisions are then read
+ *   as if its root covered every hospital and result).
  */
 
-export const IRCP = 'IRCP';
-export const RESOURCE_TYPES_SYSTEM = 'http://hl7.org/fhir/resource-types';
-export const BREAK_GLASS = new Set(['ETREAT', 'BTG']);
-/** Labels that mark a result as sensitive: confidentiality R/V and v3-ActCode sensitivity codes. */
-export const SENSITIVE_LABELS = new Set(['R', 'V', 'HIV', 'ETH', 'PSY', 'SDV', 'SEX', 'STD', 'SUD', 'BH', 'GDIS']);
+export type ConsentDefault = 'deny' | 'permit';
 
-export type Policy = 'deny' | 'permit';
-
-export interface AccessContext {
-  hospitalId?: string;
-  roles: readonly Role[];
-  purposeOfUse: string;
-  now: Date;
-  /** system of catalog item codes in provision.code */
-  itemSystem?: string;
+/** The gateway-wide settings the decision needs (config.consent.default, config.canonicalBase). */
+export interface ConsentPolicy {
+  default: ConsentDefault;
+  canonicalBase: string;
 }
 
-export type AccessBasis = 'consent' | 'default-permit' | 'break-glass';
-export type AccessJudgement = { access: 'permit'; basis: AccessBasis; consents: Consent[] } | { access: 'deny'; reason: string };
+export type DecisionRequester = Pick<Requester, 'hospitalId' | 'roles' | 'purposeOfUse'>;
 
-export interface ResultJudgement {
+export type AccessReason =
+  /** an active consent in force names (or does not limit) the requesting hospital */
+  | 'consent'
+  /** no consent applies, the gateway runs opt-out */
+  | 'default-permit'
+  /** no consent applies; emergency purpose of use by a clinician */
+  | 'break-glass'
+  /** no consent applies and the gateway runs opt-in */
+  | 'no-consent'
+  /** the requester belongs to no hospital, so no consent can name it as recipient */
+  | 'no-hospital';
+
+export interface AccessDecision {
   permit: boolean;
-  reason:
-    | 'consent-permit'
-    | 'consent-deny'
-    | 'sensitive-unnamed'
-    | 'not-covered'
-    | 'default-permit'
-    | 'break-glass';
+  /** true when only break-glass lets the requester in */
+  breakGlassOnly: boolean;
+  reason: AccessReason;
+  /** ids of the consents that apply to this requester (for audit and tests) */
+  consentIds: string[];
 }
 
-export const isBreakGlassRequest = (ctx: Pick<AccessContext, 'roles' | 'purposeOfUse'>) =>
-  BREAK_GLASS.has(ctx.purposeOfUse) && ctx.roles.includes('clinician');
+export type ResultReason =
+  | 'consent-permit'
+  | 'consent-deny'
+  | 'explicit-deny'
+  | 'sensitive-label'
+  | 'default-permit'
+  | 'break-glass'
+  | 'not-covered'
+  | 'no-access';
 
-function inPeriod(t: number, p: Period | undefined): boolean {
-  if (!p) return true;
-  if (p.start && t < Date.parse(periodStart(p.start))) return false;
-  if (p.end && t >= Date.parse(periodEnd(p.end))) return false;
-  return true;
+/** The verdict on one result. The reason is for tests and audit; the caller never sees it. */
+export interface ResultDecision {
+  permit: boolean;
+  reason: ResultReason;
+  /** the consent whose provision decided, when one did */
+  consentId?: string;
+  /** FHIRPath-like location of the deciding provision, e.g. `provision.provision[1]` */
+  provision?: string;
+  /** this result is let through by break-glass alone */
+  breakGlass: boolean;
 }
 
-/** A date-only bound covers its whole day (China time). */
-const periodStart = (s: string) => (s.length === 10 ? `${s}T00:00:00+08:00` : s);
-const periodEnd = (s: string) => (s.length === 10 ? new Date(Date.parse(`${s}T00:00:00+08:00`) + 86_400_000).toISOString() : s);
+// ---- compiled form: parsed once per judgement, so each result costs only set look-ups ----
 
-function recipients(p: ConsentProvision): string[] | undefined {
-  const rs = (p.actor ?? []).filter((a) => !a.role?.coding?.length || a.role.coding.some((c) => c.code === IRCP));
-  if (!rs.length) return undefined;
-  return rs.map((a) => a.reference?.reference?.replace(/^Organization\//, '') ?? '');
+interface CompiledProvision {
+  type: 'permit' | 'deny';
+  path: string;
+  /** ms since epoch, inclusive; ±Infinity when open */
+  start: number;
+  end: number;
+  /** hospital ids named as recipients; null = no actor criterion */
+  actors: Set<string> | null;
+  /** v3-ActReason purposes of use; null = any purpose */
+  purposes: Set<string> | null;
+  classes: Set<string> | null;
+  codes: Set<string> | null;
+  data: { start: number; end: number } | null;
+  labels: Set<string> | null;
+  children: CompiledProvision[];
 }
 
-/** Does a provision's own who/when/why match the request (not yet the result)? */
-function matchesRequest(p: ConsentProvision, ctx: AccessContext): boolean {
-  if (!inPeriod(ctx.now.getTime(), p.period)) return false;
-  const r = recipients(p);
-  if (r && (!ctx.hospitalId || !r.includes(ctx.hospitalId))) return false;
-  if (p.purpose?.length && !p.purpose.some((c) => c.code === ctx.purposeOfUse)) return false;
-  return true;
+export interface CompiledConsent {
+  id?: string;
+  root: CompiledProvision;
 }
 
-const codes = (cs: Coding[] | undefined) => new Set((cs ?? []).map((c) => c.code).filter((c): c is string => Boolean(c)));
-
-function matchesResult(p: ConsentProvision, facts: ResultFacts, ctx: AccessContext): boolean {
-  if (p.class?.length && !p.class.some((c) => c.code === facts.resourceType && (!c.system || c.system === RESOURCE_TYPES_SYSTEM))) return false;
-  if (p.code?.length) {
-    const item = facts.catalogItem;
-    if (!item) return false;
-    if (!p.code.some((cc) => (cc.coding ?? []).some((c) => c.code === item && (!c.system || !ctx.itemSystem || c.system === ctx.itemSystem)))) return false;
-  }
-  if (p.dataPeriod) {
-    const t = Date.parse(facts.date ?? '');
-    if (Number.isNaN(t) || !inPeriod(t, p.dataPeriod)) return false;
-  }
-  if (p.securityLabel?.length) {
-    const labels = codes(p.securityLabel);
-    if (!facts.securityLabels.some((l) => labels.has(l))) return false;
-  }
-  return true;
-}
-
-interface Evaluation {
-  decision: 'permit' | 'deny';
-  /** security labels named on the path to the deciding provision */
-  named: Set<string>;
-}
-
-/** The decision of one provision tree for one result, or undefined when it does not cover it. */
-export function evaluateProvision(p: ConsentProvision, facts: ResultFacts, ctx: AccessContext, inherited = new Set<string>()): Evaluation | undefined {
-  if (!matchesRequest(p, ctx) || !matchesResult(p, facts, ctx)) return undefined;
-  const named = new Set([...inherited, ...codes(p.securityLabel)]);
-  const own: Evaluation = { decision: p.type ?? 'permit', named };
-  const nested = (p.provision ?? []).map((c) => evaluateProvision(c, facts, ctx, named)).filter((e): e is Evaluation => Boolean(e));
-  return nested.find((e) => e.decision === 'deny') ?? nested.find((e) => e.decision === 'permit') ?? own;
-}
-
-const activeNow = (c: Consent, ctx: AccessContext) => c.status === 'active' && c.provision !== undefined && matchesRequest(c.provision, ctx);
-
-/** May this requester see anything of the patient at all? (403 when not.) */
-export function judgeAccess(consents: readonly Consent[], ctx: AccessContext, policy: Policy): AccessJudgement {
-  const applicable = consents.filter((c) => activeNow(c, ctx) && (c.provision?.type ?? 'permit') === 'permit');
-  if (applicable.length) return { access: 'permit', basis: 'consent', consents: applicable };
-  if (policy === 'permit') return { access: 'permit', basis: 'default-permit', consents: [] };
-  if (isBreakGlassRequest(ctx)) return { access: 'permit', basis: 'break-glass', consents: [] };
-  return { access: 'deny', reason: 'no active consent permits this hospital and purpose' };
-}
-
-/** May this result be shown? Consents are the patient's active ones (all of them, not only applicable). */
-export function judgeResult(consents: readonly Consent[], ctx: AccessContext, policy: Policy, facts: ResultFacts): ResultJudgement {
-  const sensitive = facts.securityLabels.filter((l) => SENSITIVE_LABELS.has(l));
-  const evaluations = consents
+/** Parse the active consents once (drops anything not `active` or without a provision). */
+export function compileConsents(consents: readonly Consent[], canonicalBase: string): CompiledConsent[] {
+  const itemSystem = recognitionItemSystem(canonicalBase);
+  return consents
     .filter((c) => c.status === 'active' && c.provision)
-    .map((c) => evaluateProvision(c.provision!, facts, ctx))
-    .filter((e): e is Evaluation => Boolean(e));
-  if (evaluations.some((e) => e.decision === 'deny')) return { permit: false, reason: 'consent-deny' };
-  const permits = evaluations.filter((e) => e.decision === 'permit');
-  if (permits.some((e) => sensitive.every((l) => e.named.has(l)))) return { permit: true, reason: 'consent-permit' };
-  if (sensitive.length) return { permit: false, reason: 'sensitive-unnamed' };
-  if (permits.length) return { permit: true, reason: 'consent-permit' };
-  if (policy === 'permit') return { permit: true, reason: 'default-permit' };
-  if (isBreakGlassRequest(ctx)) return { permit: true, reason: 'break-glass' };
-  return { permit: false, reason: 'not-covered' };
+    .map((c) => ({ id: c.id, root: compileProvision(c.provision!, 'provision', itemSystem) }));
+}
+
+function compileProvision(p: ConsentProvision, path: string, itemSystem: string): CompiledProvision {
+  const period = bounds(p.period?.start, p.period?.end);
+  const actors = p.actor?.length
+    ? new Set(
+        p.actor
+          .filter((a) => hasCode(a.role, RECIPIENT_ROLE))
+          .map((a) => organizationId(a.reference?.reference))
+          .filter((id): id is string => Boolean(id)),
+      )
+    : null;
+  const purposes = p.purpose?.length ? new Set(p.purpose.map((c) => c.code ?? '')) : null;
+  const classes = p.class?.length
+    ? new Set(p.class.filter((c) => !c.system || c.system === RESOURCE_TYPES_SYSTEM).map((c) => c.code ?? ''))
+    : null;
+  const codes = p.code?.length
+    ? new Set(p.code.flatMap((cc) => (cc.coding ?? []).filter((c) => c.system === itemSystem).map((c) => c.code ?? '')))
+    : null;
+  const data = p.dataPeriod ? bounds(p.dataPeriod.start, p.dataPeriod.end) : null;
+  const labels = p.securityLabel?.length ? new Set(p.securityLabel.map((c) => c.code ?? '')) : null;
+  return {
+    // anything but an explicit permit is read as deny: the safe side for a malformed stored record
+    type: p.type === 'permit' ? 'permit' : 'deny',
+    path,
+    start: period.start,
+    end: period.end,
+    actors,
+    purposes,
+    classes,
+    codes,
+    data,
+    labels,
+    children: (p.provision ?? []).map((c, i) => compileProvision(c, `${path}.provision[${i}]`, itemSystem)),
+  };
+}
+
+function bounds(start: string | undefined, end: string | undefined): { start: number; end: number } {
+  return {
+    start: start ? parseFhirInstant(start, 'start') : -Infinity,
+    end: end ? parseFhirInstant(end, 'end') : Infinity,
+  };
+}
+
+function hasCode(cc: CodeableConcept | undefined, code: string): boolean {
+  return Boolean(cc?.coding?.some((c: Coding) => c.code === code));
+}
+
+/** `Organization/xm-zsh` or `http://…/Organization/xm-zsh` → `xm-zsh` */
+export function organizationId(reference: string | undefined): string | undefined {
+  const m = reference?.match(/(?:^|\/)Organization\/([^/]+)$/);
+  return m?.[1];
+}
+
+// ---- the judgement ----
+
+interface Facts {
+  raw: ResultFacts;
+  date: number | undefined;
+  /** labels as matched: the result's own, plus `N` when it has no confidentiality label */
+  labels: string[];
+  sensitive: string[];
+}
+
+function factsOf(f: ResultFacts): Facts {
+  const labels = [...f.securityLabels];
+  if (!labels.some((l) => CONFIDENTIALITY_CODES.has(l))) labels.push(NORMAL_CONFIDENTIALITY);
+  let date: number | undefined;
+  if (f.date) {
+    const d = parseFhirInstant(f.date, 'start');
+    if (Number.isFinite(d)) date = d;
+  }
+  return { raw: f, date, labels, sensitive: f.securityLabels.filter((l) => SENSITIVE_LABELS.has(l)) };
+}
+
+interface Outcome {
+  type: 'permit' | 'deny';
+  provision: CompiledProvision;
+  /** labels named by the permit provisions on the path to the deciding provision */
+  released: Set<string>;
+}
+
+function inForce(p: CompiledProvision, now: number): boolean {
+  return p.start <= now && now <= p.end;
+}
+
+/** Who asks and why, as the provisions' actor and purpose criteria read it. */
+interface Asker {
+  hospitalId: string | undefined;
+  purpose: string;
+}
+
+function askerMatches(p: CompiledProvision, who: Asker): boolean {
+  if (p.actors !== null && !(who.hospitalId !== undefined && p.actors.has(who.hospitalId))) return false;
+  return p.purposes === null || p.purposes.has(who.purpose);
+}
+
+/** Does the provision's own criteria cover this requester and result? */
+function covers(p: CompiledProvision, f: Facts, who: Asker, now: number): boolean {
+  if (!inForce(p, now)) return false;
+  if (!askerMatches(p, who)) return false;
+  if (p.classes && !p.classes.has(f.raw.resourceType)) return false;
+  if (p.codes && !(f.raw.catalogItem !== undefined && p.codes.has(f.raw.catalogItem))) return false;
+  if (p.data) {
+    // An undated result cannot be shown to fall inside a permitted data period, and is not let
+    // out of a denied one either: unknown facts always fall on the refusing side.
+    if (f.date === undefined) return p.type === 'deny';
+    if (f.date < p.data.start || f.date > p.data.end) return false;
+  }
+  if (p.labels && !f.labels.some((l) => p.labels!.has(l))) return false;
+  return true;
+}
+
+/**
+ * The deepest matching provision under `p` (general nesting). `relaxRoot` skips every criterion of
+ * `p` but its period: used to find explicit denies wherever a consent's root would not apply.
+ */
+function evaluate(
+  p: CompiledProvision,
+  f: Facts,
+  who: Asker,
+  now: number,
+  releasedAbove: Set<string>,
+  relaxRoot = false,
+): Outcome | undefined {
+  if (relaxRoot ? !inForce(p, now) : !covers(p, f, who, now)) return undefined;
+  let released = releasedAbove;
+  if (p.type === 'permit' && p.labels) released = new Set([...releasedAbove, ...p.labels]);
+  let permit: Outcome | undefined;
+  for (const child of p.children) {
+    const o = evaluate(child, f, who, now, released);
+    if (!o) continue;
+    if (o.type === 'deny') return o; // a matching deny wins over matching sibling permits
+    permit = permit ? { ...permit, released: new Set([...permit.released, ...o.released]) } : o;
+  }
+  return permit ?? { type: p.type, provision: p, released };
+}
+
+/** A judged access: the verdict on the access, and a function judging each result. */
+export interface ConsentJudgement {
+  access: AccessDecision;
+  judge(facts: ResultFacts): ResultDecision;
+}
+
+export interface DecisionInput {
+  /** the patient's active consents (anything else is ignored), raw or compiled */
+  consents: readonly Consent[] | readonly CompiledConsent[];
+  requester: DecisionRequester;
+  policy: ConsentPolicy;
+  now: Date;
+}
+
+/** May this requester use break-glass? Emergency purpose of use and the clinician role (API.md §5). */
+export function breakGlassEligible(r: DecisionRequester): boolean {
+  return isBreakGlass(r) && r.roles.includes('clinician');
+}
+
+function isCompiled(c: readonly Consent[] | readonly CompiledConsent[]): c is readonly CompiledConsent[] {
+  return c.length > 0 && 'root' in (c[0] as object);
+}
+
+/** Judge a requester's access to one patient (API.md §5). Pure. */
+export function judgeConsent(input: DecisionInput): ConsentJudgement {
+  const { requester, policy } = input;
+  const now = input.now.getTime();
+  const consents = isCompiled(input.consents)
+    ? input.consents
+    : compileConsents(input.consents as readonly Consent[], policy.canonicalBase);
+  const hospitalId = requester.hospitalId;
+  const who: Asker = { hospitalId, purpose: requester.purposeOfUse };
+  const applicable = consents.filter((c) => inForce(c.root, now) && askerMatches(c.root, who));
+  const canBreakGlass = breakGlassEligible(requester);
+
+  let access: AccessDecision;
+  const consentIds = applicable.map((c) => c.id ?? '');
+  if (!hospitalId) access = { permit: false, breakGlassOnly: false, reason: 'no-hospital', consentIds: [] };
+  else if (applicable.length) access = { permit: true, breakGlassOnly: false, reason: 'consent', consentIds };
+  else if (policy.default === 'permit') access = { permit: true, breakGlassOnly: false, reason: 'default-permit', consentIds };
+  else if (canBreakGlass) access = { permit: true, breakGlassOnly: true, reason: 'break-glass', consentIds };
+  else access = { permit: false, breakGlassOnly: false, reason: 'no-consent', consentIds };
+
+  // What permits a result no consent covers: the opt-out default, else break-glass (if eligible).
+  const fallback: ResultReason | undefined =
+    policy.default === 'permit' ? 'default-permit' : canBreakGlass ? 'break-glass' : undefined;
+
+  const judge = (raw: ResultFacts): ResultDecision => {
+    if (!access.permit) return { permit: false, reason: 'no-access', breakGlass: false };
+    const f = factsOf(raw);
+    let permitted: { consent: CompiledConsent; outcome: Outcome } | undefined;
+    let sensitiveUnreleased = false;
+    for (const consent of applicable) {
+      const o = evaluate(consent.root, f, who, now, new Set());
+      if (!o) continue;
+      if (o.type === 'deny') {
+        return { permit: false, reason: 'consent-deny', consentId: consent.id, provision: o.provision.path, breakGlass: false };
+      }
+      if (f.sensitive.every((l) => o.released.has(l))) permitted ??= { consent, outcome: o };
+      else sensitiveUnreleased = true;
+    }
+    if (permitted) {
+      return {
+        permit: true,
+        reason: 'consent-permit',
+        consentId: permitted.consent.id,
+        provision: permitted.outcome.provision.path,
+        breakGlass: false,
+      };
+    }
+    if (f.sensitive.length || sensitiveUnreleased) return { permit: false, reason: 'sensitive-label', breakGlass: false };
+    if (!fallback) return { permit: false, reason: 'not-covered', breakGlass: false };
+    for (const consent of consents) {
+      const o = evaluate(consent.root, f, who, now, new Set(), true);
+      if (o?.type === 'deny') {
+        return { permit: false, reason: 'explicit-deny', consentId: consent.id, provision: o.provision.path, breakGlass: false };
+      }
+    }
+    return { permit: true, reason: fallback, breakGlass: fallback === 'break-glass' };
+  };
+
+  return { access, judge };
+}
+
+/** The whole decision at once, for tests and tools: the access and each result's verdict. */
+export function decideConsent(
+  input: DecisionInput,
+  results: readonly ResultFacts[],
+): { access: AccessDecision; results: ResultDecision[] } {
+  const j = judgeConsent(input);
+  return { access: j.access, results: results.map((r) => j.judge(r)) };
 }

@@ -1,121 +1,175 @@
 import type { Bundle, Consent } from '@medplum/fhirtypes';
-import type { GatewayConfig } from '../gateway/config';
 import { searchsetBundle } from '../gateway/fhir/bundle';
-import { badRequest, forbidden, notFound, OperationOutcomeError, outcome, unprocessable } from '../gateway/fhir/outcomes';
-import { checkUnknownParams } from '../gateway/fhir/search-params';
-import type { FhirRequest, Route } from '../gateway/http/route';
-import type { PatientIndex } from '../gateway/services';
-import { checkConsent } from './consent-validation';
-import { VersionConflict, type ConsentStore } from './consent-store';
+import { badRequest, forbidden, methodNotAllowed, notFound, OperationOutcomeError, outcome } from '../gateway/fhir/outcomes';
+import { checkUnknownParams, single } from '../gateway/fhir/search-params';
+import type { FhirRequest, FhirResponse, Route, RouteAccess } from '../gateway/http/route';
+import { ConsentNotFound, VersionConflict } from './consent-store';
+import type { ConsentRegistry } from './consent-registry';
 
 /**
- * The registrar's consent endpoints (API.md §5). Consents are never deleted: `DELETE` is 405 (the
- * HTTP layer answers it for every known path), withdrawal is `PUT` with `status: inactive`.
+ * The registrar's consent endpoints (API.md §5), thin over {@link ConsentRegistry}:
+ *   POST /Consent, GET /Consent?patient=, GET /Consent/:id, GET /Consent/:id/_history[/:vid],
+ *   PUT /Consent/:id (status inactive withdraws), DELETE → 405 (consents are kept).
+ * Each handler tells the audit trail the patient and the consent it touched.
  */
-export function consentRoutes(deps: { config: GatewayConfig; store: ConsentStore; patientIndex: PatientIndex }): Route[] {
-  const { config, store, patientIndex } = deps;
-  const hospitalIds = new Set(config.hospitals.map((h) => h.id));
-  const location = (c: Consent) => `${config.publicBaseUrl}/Consent/${c.id}/_history/${c.meta?.versionId}`;
-  const registrarHospital = (req: FhirRequest) => {
+export function consentRoutes(registry: ConsentRegistry, publicBaseUrl: string): Route[] {
+  const { store } = registry;
+
+  const registrarHospital = (req: FhirRequest): string => {
     const h = req.requester?.hospitalId;
-    if (!h) throw forbidden('Only a hospital\'s registrar may record consents', 'registrar-hospital-required');
+    if (!h) throw forbidden('Only a member hospital\'s registrar may record consents', 'registrar-hospital-required');
     return h;
   };
+  const versionHeaders = (c: Consent): Record<string, string> => ({
+    ETag: `W/"${c.meta?.versionId}"`,
+    'Last-Modified': new Date(c.meta?.lastUpdated ?? 0).toUTCString(),
+  });
+  const patientOf = (c: Consent) => /Patient\/([^/]+)$/.exec(c.patient?.reference ?? '')?.[1];
+  const unknownConsent = (id: string) => notFound(`Consent/${id.slice(0, 64)} is not known`);
+  const validId = (id: string) => /^[A-Za-z0-9\-.]{1,64}$/.test(id);
 
-  async function create(req: FhirRequest) {
-    const hospital = registrarHospital(req);
-    const { consent, patientId } = checkConsent(req.body, { hospitalIds, registrarHospital: hospital, method: 'POST' });
-    req.record.addPatient(patientId);
-    if (!(await patientIndex.get(patientId))) throw unprocessable(`Consent.patient: Patient/${patientId} is not a known regional patient`, 'Consent.patient', 'unknown-patient');
-    const stored = await store.create(
-      { ...consent, id: undefined, organization: [{ reference: `Organization/${hospital}` }] },
-      patientId,
-      hospital,
-    );
+  async function create(req: FhirRequest): Promise<FhirResponse> {
+    req.record.interaction = 'create';
+    const stored = await registry.register(req.body, registrarHospital(req), {
+      onPatient: (id) => req.record.addPatient(id),
+    });
     req.record.resourceIds.add(`Consent/${stored.id}`);
-    return { status: 201, body: stored, headers: { Location: location(stored), ETag: `W/"${stored.meta?.versionId}"` } };
+    return {
+      status: 201,
+      body: stored,
+      headers: { Location: `${publicBaseUrl}/Consent/${stored.id}/_history/${stored.meta?.versionId}`, ...versionHeaders(stored) },
+    };
   }
 
-  async function update(req: FhirRequest) {
-    const hospital = registrarHospital(req);
-    const current = await store.read(req.params.id);
-    if (!current) throw notFound(`Consent/${req.params.id.slice(0, 64)} is not known`);
-    const currentPatient = current.patient?.reference?.replace(/^Patient\//, '');
-    req.record.addPatient(currentPatient);
-    req.record.resourceIds.add(`Consent/${current.id}`);
-    if (current.organization?.[0]?.reference !== `Organization/${hospital}`) {
-      throw forbidden('Only the hospital that recorded a consent may change it', 'foreign-consent');
+  async function update(req: FhirRequest): Promise<FhirResponse> {
+    req.record.interaction = 'update';
+    const id = req.params.id;
+    if (!validId(id)) throw unknownConsent(id);
+    const ifMatch = req.headers['if-match'];
+    let expected: number | undefined;
+    if (ifMatch !== undefined) {
+      const m = /^(?:W\/)?"(\d{1,9})"$/.exec(ifMatch.trim());
+      if (!m) throw badRequest('If-Match must be an ETag such as W/"2"', 'If-Match');
+      expected = Number(m[1]);
     }
-    const body = req.body as Consent;
-    if (body && typeof body === 'object' && body.id !== undefined && body.id !== current.id) {
-      throw badRequest('The id in the body does not match the URL', 'Consent.id');
-    }
-    const { consent, patientId } = checkConsent({ ...body, organization: body?.organization ?? current.organization }, { hospitalIds, registrarHospital: hospital, method: 'PUT' });
-    if (patientId !== currentPatient) throw unprocessable('A consent cannot be moved to another patient', 'Consent.patient');
-    const ifMatch = /^W\/"(\d+)"$/.exec(req.headers['if-match'] ?? '')?.[1];
     try {
-      const stored = await store.update(current.id!, { ...consent, organization: [{ reference: `Organization/${hospital}` }] }, ifMatch);
-      return { body: stored, headers: { Location: location(stored), ETag: `W/"${stored.meta?.versionId}"` } };
+      const stored = await registry.revise(id, req.body, registrarHospital(req), {
+        expectedVersion: expected,
+        onPatient: (p) => req.record.addPatient(p),
+      });
+      req.record.resourceIds.add(`Consent/${stored.id}`);
+      return { status: 200, body: stored, headers: versionHeaders(stored) };
     } catch (e) {
+      if (e instanceof ConsentNotFound) throw unknownConsent(id);
       if (e instanceof VersionConflict) {
-        throw new OperationOutcomeError(412, outcome('error', 'conflict', 'The consent was changed by someone else; read it again', { errorCode: 'version-conflict' }));
+        throw new OperationOutcomeError(
+          412,
+          outcome('error', 'conflict', 'The consent has changed since it was read; read it again and resend', {
+            errorCode: 'version-conflict',
+            expression: ['If-Match'],
+          }),
+        );
       }
       throw e;
     }
   }
 
-  async function read(req: FhirRequest) {
-    const c = await store.read(req.params.id);
-    if (!c) throw notFound(`Consent/${req.params.id.slice(0, 64)} is not known`);
-    req.record.addPatient(c.patient?.reference?.replace(/^Patient\//, ''));
+  async function read(req: FhirRequest): Promise<FhirResponse> {
+    req.record.interaction = 'read';
+    const id = req.params.id;
+    const c = validId(id) ? await store.read(id) : undefined;
+    if (!c) throw unknownConsent(id);
+    req.record.addPatient(patientOf(c));
     req.record.resourceIds.add(`Consent/${c.id}`);
-    return { body: c, headers: { ETag: `W/"${c.meta?.versionId}"` } };
+    return { body: c, headers: versionHeaders(c) };
   }
 
-  async function history(req: FhirRequest) {
-    const versions = await store.history(req.params.id);
-    if (!versions.length) throw notFound(`Consent/${req.params.id.slice(0, 64)} is not known`);
-    req.record.addPatient(versions[0].patient?.reference?.replace(/^Patient\//, ''));
+  async function vread(req: FhirRequest): Promise<FhirResponse> {
+    req.record.interaction = 'vread';
+    const { id, vid } = req.params;
+    const v = /^\d{1,9}$/.test(vid) ? Number(vid) : NaN;
+    const c = validId(id) && v > 0 ? await store.readVersion(id, v) : undefined;
+    if (!c) throw notFound(`Consent/${id.slice(0, 64)}/_history/${String(vid).slice(0, 12)} is not known`);
+    req.record.addPatient(patientOf(c));
+    req.record.resourceIds.add(`Consent/${c.id}/_history/${c.meta?.versionId}`);
+    return { body: c, headers: versionHeaders(c) };
+  }
+
+  async function history(req: FhirRequest): Promise<FhirResponse> {
+    req.record.interaction = 'history-instance';
+    const id = req.params.id;
+    const versions = validId(id) ? await store.history(id) : [];
+    if (!versions.length) throw unknownConsent(id);
+    req.record.addPatient(patientOf(versions[0]));
+    req.record.resourceIds.add(`Consent/${id}`);
     const bundle: Bundle = {
       resourceType: 'Bundle',
       type: 'history',
       total: versions.length,
-      entry: versions.map((v) => ({
-        fullUrl: `${config.publicBaseUrl}/Consent/${v.id}`,
-        resource: v,
-        request: { method: v.meta?.versionId === '1' ? 'POST' : 'PUT', url: v.meta?.versionId === '1' ? 'Consent' : `Consent/${v.id}` },
-        response: { status: v.meta?.versionId === '1' ? '201' : '200', lastModified: v.meta?.lastUpdated },
-      })),
+      link: [{ relation: 'self', url: `${publicBaseUrl}/Consent/${id}/_history` }],
+      entry: versions.map((v) => {
+        const first = v.meta?.versionId === '1';
+        return {
+          fullUrl: `${publicBaseUrl}/Consent/${v.id}`,
+          resource: v,
+          request: { method: first ? ('POST' as const) : ('PUT' as const), url: first ? 'Consent' : `Consent/${v.id}` },
+          response: {
+            status: first ? '201 Created' : '200 OK',
+            etag: `W/"${v.meta?.versionId}"`,
+            lastModified: v.meta?.lastUpdated,
+          },
+        };
+      }),
     };
     return { body: bundle };
   }
 
-  async function vread(req: FhirRequest) {
-    const v = Number(req.params.vid);
-    const c = Number.isInteger(v) && v > 0 ? await store.readVersion(req.params.id, v) : undefined;
-    if (!c) throw notFound(`Consent/${req.params.id.slice(0, 64)}/_history/${String(req.params.vid).slice(0, 10)} is not known`);
-    req.record.addPatient(c.patient?.reference?.replace(/^Patient\//, ''));
-    return { body: c };
-  }
-
-  async function search(req: FhirRequest) {
-    checkUnknownParams(req.query, new Set(['patient', 'status']), req.headers.prefer);
-    const patient = req.query.patient?.[0]?.replace(/^Patient\//, '');
-    if (!patient) throw badRequest('patient is required', 'patient', 'patient-required');
+  const SEARCH_PARAMS = new Set(['patient', 'status']);
+  async function search(req: FhirRequest): Promise<FhirResponse> {
+    req.record.interaction = 'search-type';
+    checkUnknownParams(req.query, SEARCH_PARAMS, req.headers.prefer);
+    const raw = single(req.query, 'patient');
+    if (!raw) throw badRequest('The patient parameter is required: GET /Consent?patient=<regional id>', 'patient', 'patient-required');
+    const patient = /^(?:.*\/)?(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/.exec(raw)?.[1];
+    if (!patient) throw badRequest('patient must be a regional patient id or Patient/<id>', 'patient');
+    const status = single(req.query, 'status');
+    if (status !== undefined && !/^[a-z-]{1,20}$/.test(status)) throw badRequest('status must be a Consent status code', 'status');
     req.record.addPatient(patient);
-    const status = req.query.status?.[0];
-    const all = (await store.byPatient(patient)).filter((c) => !status || c.status === status);
-    const params: Array<[string, string]> = [['patient', patient], ...(status ? [['status', status] as [string, string]] : [])];
-    return { body: searchsetBundle({ publicBaseUrl: config.publicBaseUrl, path: '/Consent', params, matches: all, total: all.length, offset: 0, count: Math.max(1, all.length) }) };
+    const matches = await store.byPatient(patient, { status });
+    for (const c of matches) req.record.resourceIds.add(`Consent/${c.id}`);
+    const params: Array<[string, string]> = [['patient', patient]];
+    if (status) params.push(['status', status]);
+    const body = searchsetBundle({
+      publicBaseUrl,
+      path: '/Consent',
+      params,
+      matches,
+      total: matches.length,
+      offset: 0,
+      count: Math.max(1, matches.length),
+    });
+    return { body };
   }
 
-  const access = (permission: 'c' | 'r' | 'u' | 's') => ({ kind: 'token' as const, resource: 'Consent', permission, roles: ['registrar' as const] });
+  async function refuseDelete(req: FhirRequest): Promise<FhirResponse> {
+    req.record.interaction = 'delete';
+    throw methodNotAllowed('Consents are never deleted; withdraw one with PUT and status inactive');
+  }
+
+  const registrar = (permission: 'c' | 'r' | 'u' | 's'): RouteAccess => ({ kind: 'token', resource: 'Consent', permission, roles: ['registrar'] });
+  const route = (r: Omit<Route, 'resourceType' | 'audited'>): Route => ({ resourceType: 'Consent', audited: true, ...r });
   return [
-    { method: 'POST', path: '/Consent', interaction: 'create', resourceType: 'Consent', access: access('c'), audited: true, body: 'json', handler: create },
-    { method: 'GET', path: '/Consent', interaction: 'search-type', resourceType: 'Consent', access: access('s'), audited: true, body: 'none', handler: search },
-    { method: 'GET', path: '/Consent/:id', interaction: 'read', resourceType: 'Consent', access: access('r'), audited: true, body: 'none', handler: read },
-    { method: 'PUT', path: '/Consent/:id', interaction: 'update', resourceType: 'Consent', access: access('u'), audited: true, body: 'json', handler: update },
-    { method: 'GET', path: '/Consent/:id/_history', interaction: 'history-instance', resourceType: 'Consent', access: access('r'), audited: true, body: 'none', handler: history },
-    { method: 'GET', path: '/Consent/:id/_history/:vid', interaction: 'vread', resourceType: 'Consent', access: access('r'), audited: true, body: 'none', handler: vread },
+    route({ method: 'POST', path: '/Consent', interaction: 'create', access: registrar('c'), body: 'json', handler: create }),
+    route({ method: 'GET', path: '/Consent', interaction: 'search-type', access: registrar('s'), body: 'none', handler: search }),
+    route({ method: 'GET', path: '/Consent/:id', interaction: 'read', access: registrar('r'), body: 'none', handler: read }),
+    route({ method: 'PUT', path: '/Consent/:id', interaction: 'update', access: registrar('u'), body: 'json', handler: update }),
+    route({ method: 'GET', path: '/Consent/:id/_history', interaction: 'history-instance', access: registrar('r'), body: 'none', handler: history }),
+    route({ method: 'GET', path: '/Consent/:id/_history/:vid', interaction: 'vread', access: registrar('r'), body: 'none', handler: vread }),
+    // Any authenticated caller learns that deletion does not exist (405), and the attempt is audited.
+    route({ method: 'DELETE', path: '/Consent', interaction: 'delete', access: { kind: 'token' }, body: 'none', handler: refuseDelete }),
+    route({ method: 'DELETE', path: '/Consent/:id', interaction: 'delete', access: { kind: 'token' }, body: 'none', handler: refuseDelete }),
   ];
 }
+
+/** Parameters GET /Consent understands, for the CapabilityStatement. */
+export const CONSENT_SEARCH_PARAMS = ['patient', 'status'] as const;

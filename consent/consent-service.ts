@@ -1,35 +1,74 @@
 import type { ConsentGate, ConsentService, PatientIndex, ResultFacts } from '../gateway/services';
 import type { ServiceDeps } from '../gateway/service-deps';
+import type { Requester } from '../gateway/context';
 import { forbidden } from '../gateway/fhir/outcomes';
-import { isBreakGlassRequest, judgeAccess, judgeResult, type AccessContext } from './consent-decision';
+import { breakGlassEligible, compileConsents, judgeConsent, type ConsentPolicy, type ResultDecision } from './consent-decision';
+import { createConsentRegistry, type ConsentRegistry } from './consent-registry';
 import { consentRoutes } from './consent-routes';
 import { createConsentStore, type ConsentStore } from './consent-store';
 
+/** The consent service with what the demo loader and tools need beside the contract. */
+export interface GatewayConsentService extends ConsentService {
+  readonly store: ConsentStore;
+  readonly registry: ConsentRegistry;
+}
+
 /**
- * Consent on every access (API.md §5): the patient's active consents are read from the database
- * for each request (one indexed query, so a withdrawal holds at once everywhere) and judged by the
- * pure functions of consent-decision.ts.
+ * A gate that also tells why (tests, audit). `breakGlass` is true when an emergency requester
+ * (ETREAT/BTG, clinician) is judged under opt-in — whether no consent applies at all or break-glass
+ * may release what the applicable consents leave out — and turns true if a result was released by
+ * break-glass alone.
  */
-export function createConsentService(deps: ServiceDeps & { patientIndex: PatientIndex }): ConsentService & { store: ConsentStore } {
+export interface ExplainingConsentGate extends ConsentGate {
+  explain(facts: ResultFacts): ResultDecision;
+}
+
+/**
+ * Consent on every access (API.md §5). `gateFor` reads the patient's active consents from the
+ * database on each call (one indexed query; no in-process cache, so a withdrawal stored by any
+ * gateway instance holds from the next request on) and judges them with the pure functions of
+ * consent-decision.ts. Refusal of the whole access is a 403 `forbidden` OperationOutcome.
+ */
+export function createConsentService(deps: ServiceDeps & { patientIndex: PatientIndex }): GatewayConsentService {
   const { config, db, clock, patientIndex } = deps;
   const store = createConsentStore(db, clock);
-  const policy = config.consent.default;
-  const itemSystem = `${config.canonicalBase}/CodeSystem/recognition-item`;
+  const registry = createConsentRegistry({ config, store, patientIndex });
+  const policy: ConsentPolicy = { default: config.consent.default, canonicalBase: config.canonicalBase };
+
+  async function gateFor(patientId: string, requester: Requester): Promise<ExplainingConsentGate> {
+    const consents = compileConsents(await store.activeFor(patientId), policy.canonicalBase);
+    const judgement = judgeConsent({ consents, requester, policy, now: clock.now() });
+    const { access } = judgement;
+    if (!access.permit) {
+      throw forbidden(
+        access.reason === 'no-hospital'
+          ? 'Results are released to member hospitals only'
+          : 'No consent of the patient permits this hospital to see their results',
+        'consent-required',
+      );
+    }
+    // Marked up front, not only once a result needed it: callers may copy `breakGlass` into the
+    // audit record before judging results, and every access that invokes break-glass where it can
+    // release something (opt-in) must be marked (API.md §5). `explain` tells per result.
+    let breakGlass = access.breakGlassOnly || (access.permit && breakGlassEligible(requester) && policy.default === 'deny');
+    const explain = (facts: ResultFacts): ResultDecision => {
+      const d = judgement.judge(facts);
+      if (d.breakGlass) breakGlass = true;
+      return d;
+    };
+    return {
+      get breakGlass() {
+        return breakGlass;
+      },
+      explain,
+      permits: (facts) => explain(facts).permit,
+    };
+  }
 
   return {
     store,
-    async gateFor(patientId, requester): Promise<ConsentGate> {
-      const consents = await store.activeFor(patientId);
-      const ctx: AccessContext = { hospitalId: requester.hospitalId, roles: requester.roles, purposeOfUse: requester.purposeOfUse, now: clock.now(), itemSystem };
-      const access = judgeAccess(consents, ctx, policy);
-      if (access.access === 'deny') {
-        throw forbidden('The patient\'s consent does not permit access to their results for this hospital and purpose', 'consent-required');
-      }
-      return {
-        breakGlass: isBreakGlassRequest(ctx),
-        permits: (facts: ResultFacts) => judgeResult(consents, ctx, policy, facts).permit,
-      };
-    },
-    routes: () => consentRoutes({ config, store, patientIndex }),
+    registry,
+    gateFor,
+    routes: () => consentRoutes(registry, config.publicBaseUrl),
   };
 }

@@ -4,63 +4,167 @@ import type { Clock } from '../gateway/context';
 import type { Db } from '../gateway/storage/db';
 
 /**
- * Consents in the database, every version kept (API.md §5: an auditor can see what was in force
- * when). Read on every judgement, never cached, so a withdrawal holds from the next request on in
- * every instance.
+ * Consents in the gateway's database (API.md §5), every version kept in `consent_history` (the
+ * auditor can see what was in force when; nothing is ever deleted). The current version of each
+ * consent sits in `consents`, indexed by (patient_id, status), so the judgement of a request reads
+ * a patient's active consents in one indexed query. Nothing is cached in the process: a withdrawal
+ * written by one gateway instance holds for the very next request on every instance.
+ *
+ * Portable knex only (SQLite and PostgreSQL). `meta.versionId` and `meta.lastUpdated` are set here.
  */
-export interface ConsentStore {
-  create(consent: Consent, patientId: string, organization: string | undefined): Promise<Consent>;
-  update(id: string, consent: Consent, expectedVersion?: string): Promise<Consent>;
-  read(id: string): Promise<Consent | undefined>;
-  readVersion(id: string, versionId: number): Promise<Consent | undefined>;
-  history(id: string): Promise<Consent[]>;
-  byPatient(patientId: string): Promise<Consent[]>;
-  activeFor(patientId: string): Promise<Consent[]>;
-  findByIdentifier(patientId: string, system: string, value: string): Promise<Consent | undefined>;
+export interface ConsentRecord {
+  consent: Consent;
+  patientId: string;
+  /** the hospital that recorded it (may update it); absent for consents loaded by the platform */
+  organization?: string;
+  versionId: number;
 }
 
-export function createConsentStore(db: Db, clock: Clock): ConsentStore {
-  const parse = (row: { resource: string } | undefined) => (row ? (JSON.parse(row.resource) as Consent) : undefined);
-
-  async function write(consent: Consent, id: string, version: number, patientId: string, organization: string | undefined) {
-    const now = clock.now().toISOString();
-    const stored: Consent = { ...consent, id, meta: { ...(consent.meta ?? {}), versionId: String(version), lastUpdated: now } };
-    const json = JSON.stringify(stored);
-    await db.transaction(async (trx) => {
-      if (version === 1) {
-        await trx('consents').insert({ id, patient_id: patientId, status: stored.status, version_id: 1, organization: organization ?? null, resource: json, updated_at: now });
-      } else {
-        // Optimistic: only the version we read may be replaced (two registrars at once → one wins).
-        const n = await trx('consents').where({ id, version_id: version - 1 }).update({ status: stored.status, version_id: version, resource: json, updated_at: now });
-        if (n !== 1) throw new VersionConflict();
-      }
-      await trx('consent_history').insert({ id, version_id: version, resource: json, recorded_at: now });
-    });
-    return stored;
-  }
-
-  return {
-    create: (consent, patientId, organization) => write(consent, randomUUID(), 1, patientId, organization),
-    async update(id, consent, expectedVersion) {
-      const row = await db('consents').where({ id }).first('version_id', 'patient_id', 'organization');
-      if (!row) throw new Error('not found');
-      if (expectedVersion && String(row.version_id) !== expectedVersion) throw new VersionConflict();
-      return write(consent, id, Number(row.version_id) + 1, row.patient_id, row.organization ?? undefined);
-    },
-    read: async (id) => parse(await db('consents').where({ id }).first('resource')),
-    readVersion: async (id, v) => parse(await db('consent_history').where({ id, version_id: v }).first('resource')),
-    history: async (id) => (await db('consent_history').where({ id }).orderBy('version_id', 'desc').select('resource')).map((r) => parse(r)!),
-    byPatient: async (patientId) => (await db('consents').where({ patient_id: patientId }).orderBy('updated_at', 'desc').select('resource')).map((r) => parse(r)!),
-    activeFor: async (patientId) => (await db('consents').where({ patient_id: patientId, status: 'active' }).select('resource')).map((r) => parse(r)!),
-    async findByIdentifier(patientId, system, value) {
-      for (const c of await this.byPatient(patientId)) if (c.identifier?.some((i) => i.system === system && i.value === value)) return c;
-      return undefined;
-    },
-  };
+export interface ConsentStore {
+  /** store version 1 under a new id */
+  create(consent: Consent, patientId: string, organization: string | undefined): Promise<Consent>;
+  /**
+   * Store a new version. With `expectedVersion` (If-Match) the update fails with
+   * {@link VersionConflict} unless that is the current version; without, concurrent writers are
+   * serialised (each gets the next version number). Throws {@link ConsentNotFound}. `organization`
+   * (when given) becomes the consent's recording hospital.
+   */
+  update(id: string, consent: Consent, expectedVersion?: number, organization?: string): Promise<Consent>;
+  read(id: string): Promise<Consent | undefined>;
+  readRecord(id: string): Promise<ConsentRecord | undefined>;
+  readVersion(id: string, versionId: number): Promise<Consent | undefined>;
+  /** every version, newest first; empty when the id is unknown */
+  history(id: string): Promise<Consent[]>;
+  /** the patient's consents (current versions), newest change first */
+  byPatient(patientId: string, opts?: { status?: string }): Promise<Consent[]>;
+  /** the patient's active consents: what every judgement reads */
+  activeFor(patientId: string): Promise<Consent[]>;
 }
 
 export class VersionConflict extends Error {
   constructor() {
     super('version conflict');
+    this.name = 'VersionConflict';
   }
+}
+
+export class ConsentNotFound extends Error {
+  constructor() {
+    super('consent not found');
+    this.name = 'ConsentNotFound';
+  }
+}
+
+/** How often an update without If-Match retries when another writer got in first. */
+const UPDATE_ATTEMPTS = 5;
+
+interface ConsentRow {
+  id: string;
+  patient_id: string;
+  status: string;
+  version_id: number | string;
+  organization: string | null;
+  resource: string;
+  updated_at: string;
+}
+
+export function createConsentStore(db: Db, clock: Clock): ConsentStore {
+  const parse = (json: string) => JSON.parse(json) as Consent;
+
+  function stamp(consent: Consent, id: string, version: number, now: string): Consent {
+    const { meta, ...rest } = consent;
+    const kept = meta ? { ...meta } : {};
+    delete kept.versionId;
+    delete kept.lastUpdated;
+    return { ...rest, resourceType: 'Consent', id, meta: { ...kept, versionId: String(version), lastUpdated: now } };
+  }
+
+  async function tryUpdate(id: string, consent: Consent, expected: number | undefined, organization: string | undefined): Promise<Consent | 'conflict'> {
+    const row = await db<ConsentRow>('consents').where({ id }).first('version_id');
+    if (!row) throw new ConsentNotFound();
+    const current = Number(row.version_id);
+    if (expected !== undefined && expected !== current) throw new VersionConflict();
+    const version = current + 1;
+    const now = clock.now().toISOString();
+    const stored = stamp(consent, id, version, now);
+    const json = JSON.stringify(stored);
+    return db.transaction(async (trx) => {
+      // Optimistic: only the version read may be replaced, so two writers never share a number.
+      const n = await trx('consents')
+        .where({ id, version_id: current })
+        .update({ status: stored.status, version_id: version, resource: json, updated_at: now, ...(organization ? { organization } : {}) });
+      if (n !== 1) return 'conflict' as const;
+      await trx('consent_history').insert({ id, version_id: version, resource: json, recorded_at: now });
+      return stored;
+    });
+  }
+
+  return {
+    async create(consent, patientId, organization) {
+      const id = randomUUID();
+      const now = clock.now().toISOString();
+      const stored = stamp(consent, id, 1, now);
+      const json = JSON.stringify(stored);
+      await db.transaction(async (trx) => {
+        await trx('consents').insert({
+          id,
+          patient_id: patientId,
+          status: stored.status,
+          version_id: 1,
+          organization: organization ?? null,
+          resource: json,
+          updated_at: now,
+        });
+        await trx('consent_history').insert({ id, version_id: 1, resource: json, recorded_at: now });
+      });
+      return stored;
+    },
+
+    async update(id, consent, expectedVersion, organization) {
+      for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+        const r = await tryUpdate(id, consent, expectedVersion, organization);
+        if (r !== 'conflict') return r;
+        if (expectedVersion !== undefined) throw new VersionConflict();
+      }
+      throw new VersionConflict();
+    },
+
+    async read(id) {
+      const row = await db<ConsentRow>('consents').where({ id }).first('resource');
+      return row ? parse(row.resource) : undefined;
+    },
+
+    async readRecord(id) {
+      const row = await db<ConsentRow>('consents').where({ id }).first();
+      if (!row) return undefined;
+      return {
+        consent: parse(row.resource),
+        patientId: row.patient_id,
+        organization: row.organization ?? undefined,
+        versionId: Number(row.version_id),
+      };
+    },
+
+    async readVersion(id, versionId) {
+      const row = await db('consent_history').where({ id, version_id: versionId }).first('resource');
+      return row ? parse(row.resource as string) : undefined;
+    },
+
+    async history(id) {
+      const rows = await db('consent_history').where({ id }).orderBy('version_id', 'desc').select('resource');
+      return rows.map((r: { resource: string }) => parse(r.resource));
+    },
+
+    async byPatient(patientId, opts = {}) {
+      const q = db<ConsentRow>('consents').where({ patient_id: patientId });
+      if (opts.status) q.andWhere({ status: opts.status });
+      const rows = await q.orderBy([{ column: 'updated_at', order: 'desc' }, { column: 'id' }]).select('resource');
+      return rows.map((r) => parse(r.resource));
+    },
+
+    async activeFor(patientId) {
+      const rows = await db<ConsentRow>('consents').where({ patient_id: patientId, status: 'active' }).select('resource');
+      return rows.map((r) => parse(r.resource));
+    },
+  };
 }

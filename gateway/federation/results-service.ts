@@ -33,6 +33,11 @@ export function createResultsService(deps: {
 }): FederatedResults {
   const { config, callers, patientIndex, consent, clock } = deps;
 
+  // Hospitals that said they do not know a resident are not asked again for a minute: a search of
+  // a patient known in 3 of 10 hospitals would otherwise ask 7 hospitals in vain every time.
+  const unknownUntil = new Map<string, number>();
+  const UNKNOWN_TTL_MS = 60_000;
+
   async function fromHospital(
     hospitalId: string,
     caller: HospitalCaller,
@@ -43,8 +48,14 @@ export function createResultsService(deps: {
     return caller.call('results', async (opts) => {
       let local: LocalPatient | null = known ? { localId: known.localId, mrns: known.mrns } : null;
       if (!local) {
+        const key = `${patient.id}|${hospitalId}`;
+        if ((unknownUntil.get(key) ?? 0) > Date.now()) return null;
         local = await caller.adapter.findPatient(patient.nationalId, opts);
-        if (!local) return null;
+        if (!local) {
+          if (unknownUntil.size > 100_000) unknownUntil.clear();
+          unknownUntil.set(key, Date.now() + UNKNOWN_TTL_MS);
+          return null;
+        }
         // Remember the link (EMPI), but never let a failed write fail the search.
         patientIndex.link(patient.id, { hospitalId, localId: local.localId, mrns: local.mrns }).catch((e) => {
           deps.log.warn({ hospital: hospitalId, err: (e as Error).message }, 'could not store patient link');

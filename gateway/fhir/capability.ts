@@ -9,8 +9,8 @@ const SEARCH_PARAM_TYPES: Record<string, Array<[string, CapabilityParamType]>> =
   Observation: [['patient', 'reference'], ['patient.identifier', 'token'], ['category', 'token'], ['code', 'token'], ['date', 'date'], ['status', 'token'], ['hospital', 'token'], ['_count', 'number'], ['_sort', 'string']],
   ImagingStudy: [['patient', 'reference'], ['patient.identifier', 'token'], ['modality', 'token'], ['started', 'date'], ['status', 'token'], ['hospital', 'token'], ['_count', 'number'], ['_sort', 'string']],
   Organization: [['_id', 'token'], ['city', 'token'], ['grade', 'token'], ['name', 'string']],
-  Consent: [['patient', 'reference']],
-  AuditEvent: [['patient', 'reference'], ['agent', 'token'], ['date', 'date'], ['outcome', 'token'], ['purpose', 'token'], ['subtype', 'token'], ['_count', 'number']],
+  Consent: [['patient', 'reference'], ['status', 'token']],
+  AuditEvent: [['patient', 'reference'], ['agent', 'token'], ['date', 'date'], ['outcome', 'token'], ['purpose', 'token'], ['subtype', 'token'], ['request-id', 'token'], ['_count', 'number']],
 };
 type CapabilityParamType = 'number' | 'date' | 'string' | 'token' | 'reference';
 

@@ -18,6 +18,22 @@ export function createPatientIndex(deps: {
   callers: () => Map<string, HospitalCaller>;
 }): RegionalPatientIndex {
   const { db, clock } = deps;
+  // Residents and their links change rarely and only grow, so a short-lived cache is safe across
+  // instances: a stale entry can only mean asking a hospital once more for a link another
+  // instance already stored. It saves three queries on every search.
+  const cache = new Map<string, { at: number; patient: RegionalPatient }>();
+  const CACHE_MS = 30_000;
+  const CACHE_MAX = 50_000;
+  const cached = async (id: string) => {
+    const hit = cache.get(id);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.patient;
+    const p = await load({ id });
+    if (p) {
+      if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+      cache.set(id, { at: Date.now(), patient: p });
+    }
+    return p;
+  };
 
   async function load(where: { id?: string; national_id?: string }): Promise<RegionalPatient | null> {
     const row = await db('patients').where(where).first();
@@ -48,6 +64,7 @@ export function createPatientIndex(deps: {
   }
 
   async function link(patientId: string, l: PatientLink): Promise<void> {
+    cache.delete(patientId);
     const now = clock.now().toISOString();
     await db.transaction(async (trx) => {
       await trx('patient_links')
@@ -61,6 +78,7 @@ export function createPatientIndex(deps: {
           .merge(['patient_id']);
       }
     });
+    cache.delete(patientId);
   }
 
   /**
@@ -92,7 +110,7 @@ export function createPatientIndex(deps: {
   }
 
   return {
-    get: (id) => load({ id }),
+    get: cached,
     link,
     async resolveNationalId(nationalId, opts = {}) {
       return (await lookupNationalId(nationalId, opts)).patient;
