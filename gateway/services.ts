@@ -157,7 +157,12 @@ export interface ResultsService {
     types: readonly ResultType[],
     requester: Requester,
     record: AccessRecord,
-    opts?: { hospitals?: string[]; preflight?: PatientLookup },
+    opts?: {
+      hospitals?: string[];
+      preflight?: PatientLookup;
+      /** also return the member Observations of the reports found (for `_include`) */
+      includeMembers?: boolean;
+    },
   ): Promise<PatientResults>;
 }
 

@@ -129,7 +129,8 @@ export function createResultsService(deps: {
         const { hospitalId, results: r } = s.value;
         const byLocalId = new Map<string, Observation>();
         for (const o of (r.Observation ?? []) as Observation[]) if (o.id) byLocalId.set(o.id, o);
-        for (const type of types) {
+        const presentTypes: readonly ResultType[] = opts.includeMembers && !types.includes('Observation') ? [...types, 'Observation'] : types;
+        for (const type of presentTypes) {
           for (const resource of r[type] ?? []) {
             const members = resource.resourceType === 'DiagnosticReport' ? membersOf(resource, byLocalId) : undefined;
             const found = present(resource, members, hospitalId, patient.id, gate, requester, recognition, now);

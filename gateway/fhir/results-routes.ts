@@ -27,8 +27,11 @@ export function resultRoutes(deps: { config: GatewayConfig; results: FederatedRe
     const base = { publicBaseUrl: config.publicBaseUrl, path: `/${type}`, params: q.echo, offset: q.offset, count: q.count };
     if (!patient) return { body: searchsetBundle({ ...base, matches: [], total: 0 }) };
 
-    const types: ResultType[] = q.includeResults ? [type, 'Observation'] : [type];
-    const found = await results.patientResults(patient, types, req.requester!, req.record, { hospitals: q.hospitals, preflight: lookup });
+    const found = await results.patientResults(patient, [type], req.requester!, req.record, {
+      hospitals: q.hospitals,
+      preflight: lookup,
+      includeMembers: q.includeResults,
+    });
     const matches = sortResults(
       found.results.filter((f) => f.resource.resourceType === type && matchesSearch(f.resource, q)).map((f) => f.resource),
       q.sort,

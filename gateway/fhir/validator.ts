@@ -20,14 +20,27 @@ export interface ValidationProblem {
   errorCode?: string;
 }
 
-let indexed = false;
+let typesIndexed = false;
+const resourcesIndexed = new Set<string>();
 
-/** Index the R4 definitions on first use, once per process (about half a second). */
-function ensureIndexed(): void {
-  if (indexed) return;
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
-  indexed = true;
+/**
+ * Index the R4 definitions a resource type needs on first use: the data types, and that one
+ * resource's StructureDefinition. Indexing all 148 resources would keep ~150 MB for the life of
+ * the process for the one or two types clients ever post.
+ */
+function ensureIndexed(type: string): void {
+  if (!typesIndexed) {
+    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
+    typesIndexed = true;
+  }
+  if (resourcesIndexed.has(type)) return;
+  const all = readJson('fhir/r4/profiles-resources.json') as Bundle;
+  const wanted = (all.entry ?? []).filter((e) => {
+    const r = e.resource as { resourceType?: string; name?: string; kind?: string } | undefined;
+    return r?.resourceType === 'StructureDefinition' && (r.name === type || r.name === 'Resource' || r.name === 'DomainResource');
+  });
+  indexStructureDefinitionBundle({ resourceType: 'Bundle', type: 'collection', entry: wanted });
+  resourcesIndexed.add(type);
 }
 
 /** Required bindings the gateway acts on, by element path: status codes, provision types. */
@@ -53,7 +66,7 @@ export function r4Problems(resource: unknown): ValidationProblem[] {
   if (typeof type !== 'string' || !type) {
     return [{ text: 'resourceType is missing', expression: 'resourceType', code: 'required' }];
   }
-  ensureIndexed();
+  ensureIndexed(type);
   const problems: ValidationProblem[] = [];
   try {
     const issues = validateResource(resource as Resource);

@@ -26,11 +26,13 @@ export async function recognitionHandler(ctx: RecognitionContext, req: FhirReque
   if (!patient) throw notFound(`Patient/${req.params.id} is not known`);
   req.record.addPatient(patient.id);
   const types = new Set<ResultType>();
+  // Lab items are found through reports and the observations that travel with them (one query a
+  // hospital, as a report search); imaging items also through the studies.
   for (const item of items) {
-    if (item.category === 'lab') types.add('DiagnosticReport').add('Observation');
-    else types.add('DiagnosticReport').add('ImagingStudy');
+    types.add('DiagnosticReport');
+    if (item.category === 'imaging') types.add('ImagingStudy');
   }
-  const found = await ctx.results.patientResults(patient, [...types], requester, req.record);
+  const found = await ctx.results.patientResults(patient, [...types], requester, req.record, { includeMembers: true });
   const outcomes: OperationOutcome[] = [...found.failures];
   if (found.suppressed) outcomes.push(suppressedOutcome());
   const verdicts = judgeAll(ctx, found.results, requester.hospitalId, ctx.clock.now());

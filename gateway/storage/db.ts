@@ -25,7 +25,7 @@ export function createDb(config: { client: string; connection?: unknown; [k: str
         max: 1,
         afterCreate: (c: { exec: (sql: string, cb: (e: Error | null) => void) => void }, done: (e: Error | null, c: unknown) => void) => {
           c.exec(
-            'PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;',
+                'PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;',
             (e) => done(e, c),
           );
         },

@@ -7,6 +7,7 @@ import { silentLogger } from '../../gateway/logger';
 async function main() {
   const config = parseConfig(JSON.parse(readFileSync(process.argv[2], 'utf8')), { env: {} });
   const gateway = await createGateway(config, { log: silentLogger() });
+  if (process.env.BENCH_TRACE) trace(gateway.services);
   const server = gateway.app.listen(0, '127.0.0.1', () => {
     process.stdout.write(JSON.stringify({ port: (server.address() as { port: number }).port, pid: process.pid }) + '\n');
   });
@@ -19,3 +20,77 @@ async function main() {
   });
 }
 void main();
+
+/** BENCH_TRACE=1: average time in each service call, printed to stderr at exit (diagnosis only). */
+function trace(services: any) {
+  const stats: Record<string, { n: number; ms: number }> = {};
+  const wrap = (obj: any, name: string, label: string) => {
+    const orig = obj[name].bind(obj);
+    obj[name] = async (...a: unknown[]) => {
+      const t = performance.now();
+      try {
+        return await orig(...a);
+      } finally {
+        const s = (stats[label] ??= { n: 0, ms: 0 });
+        s.n++;
+        s.ms += performance.now() - t;
+      }
+    };
+  };
+  wrap(services.audit, 'recordRequest', 'audit');
+  wrap(services.consent, 'gateFor', 'consent');
+  wrap(services.patientIndex, 'get', 'patient');
+  wrap(services.auth, 'authenticate', 'auth');
+  wrap(services.results, 'patientResults', 'results');
+  for (const c of services.callers.values()) wrap(c.adapter, 'fetchResults', 'adapter');
+  const started = new Map<string, number>();
+  const byKind: Record<string, { n: number; ms: number }> = {};
+  services.db.on('query', (q: any) => started.set(q.__knexQueryUid, performance.now()));
+  services.db.on('query-response', (_r: unknown, q: any) => {
+    const t0 = started.get(q.__knexQueryUid);
+    if (t0 === undefined) return;
+    started.delete(q.__knexQueryUid);
+    const kind = String(q.sql).split(' ').slice(0, 3).join(' ').slice(0, 40);
+    const s = (byKind[kind] ??= { n: 0, ms: 0 });
+    s.n++;
+    s.ms += performance.now() - t0;
+  });
+  process.on('exit', () => {
+    for (const [k, v] of Object.entries(byKind)) process.stderr.write(`  sql ${k}: ${v.n} × ${(v.ms / v.n).toFixed(2)} ms\n`);
+  });
+  const pool = services.db.client.pool;
+  const acq = new Map<number, number>();
+  let acqN = 0;
+  let acqMs = 0;
+  pool.on('acquireRequest', (id: number) => acq.set(id, performance.now()));
+  pool.on('acquireSuccess', (id: number) => {
+    const t0 = acq.get(id);
+    if (t0 !== undefined) {
+      acqN++;
+      acqMs += performance.now() - t0;
+      acq.delete(id);
+    }
+  });
+  let auditSum = 0;
+  let auditCount = 0;
+  setInterval(async () => {
+    const m = await services.metrics.auditWriteDuration.get();
+    auditSum = m.values.find((v: any) => v.metricName.endsWith('_sum'))?.value ?? 0;
+    auditCount = m.values.find((v: any) => v.metricName.endsWith('_count'))?.value ?? 0;
+  }, 500).unref();
+  process.on('exit', () => process.stderr.write(`  audit commit ${auditCount} × ${((auditSum / auditCount) * 1000).toFixed(2)} ms\n`));
+  process.on('exit', () => process.stderr.write(`  pool acquire ${acqN} × ${(acqMs / acqN).toFixed(2)} ms (pool max ${pool.max})\n`));
+  let lag = 0;
+  let lagN = 0;
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    lag += now - last - 10;
+    lagN++;
+    last = now;
+  }, 10).unref();
+  process.on('exit', () => {
+    for (const [k, v] of Object.entries(stats)) process.stderr.write(`${k} ${v.n} ${(v.ms / v.n).toFixed(2)} ms\n`);
+    process.stderr.write(`event loop lag avg ${(lag / lagN).toFixed(2)} ms\n`);
+  });
+}

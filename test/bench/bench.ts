@@ -30,7 +30,8 @@ const PUBLIC = 'http://gateway.bench.local';
 const HERE = __dirname;
 
 function child(file: string, env: Record<string, string> = {}, args: string[] = []): Promise<{ proc: ChildProcess; info: any }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, file), ...args], {
+  const prof = process.env.BENCH_PROFILE && file === 'bench-gateway.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(HERE, file), ...args], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -69,13 +70,25 @@ const pct = (xs: number[], p: number) => {
 };
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
+/** CPU seconds a process has used (user + system), from /proc. */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 async function load(url: string, headers: Record<string, string>, connections: number, pid?: number) {
   let maxRss = 0;
+  const cpu0 = pid ? cpuSeconds(pid) : 0;
   const timer = pid ? setInterval(() => (maxRss = Math.max(maxRss, rssMb(pid))), 200) : undefined;
   const result = await autocannon({ url, headers, connections, duration: DURATION, pipelining: 1 });
   if (timer) clearInterval(timer);
   if (result.non2xx) throw new Error(`${url}: ${result.non2xx} non-2xx answers under load`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, maxRss };
+  const cpu = pid ? (cpuSeconds(pid) - cpu0) / DURATION : 0;
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, maxRss, cpu };
 }
 
 async function main() {
@@ -92,7 +105,9 @@ async function main() {
     const auditor = makeTestClient({ id: 'bench-audit', roles: ['auditor'] });
     const config = {
       publicBaseUrl: PUBLIC,
-      database: { client: 'sqlite3', connection: { filename: path.join(dir, 'gateway.sqlite') } },
+      database: process.env.BENCH_PG_SCHEMA
+        ? { client: 'pg', connection: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', searchPath: [process.env.BENCH_PG_SCHEMA] }
+        : { client: 'sqlite3', connection: { filename: path.join(dir, 'gateway.sqlite') } },
       consent: { default: 'deny' },
       hospitals: [
         ...urls.map((u, i) => ({ id: `h${i}`, name: `基准医院${i}`, city: cities[i % 3], grade: i === 5 ? '2A' : '3A', recognizedItems: ['CBC', 'ELEC', 'LFT'], timeoutMs: 3000, adapter: { type: 'fhir', baseUrl: u } })),
@@ -142,7 +157,7 @@ async function main() {
     await sequential(baselineUrl, {}, 100);
     const gLight: number[] = [];
     const bLight: number[] = [];
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < (process.env.BENCH_PROFILE ? 1 : 4); round++) {
       bLight.push(...(await sequential(baselineUrl, {}, 100)));
       gLight.push(...(await sequential(searchUrl, bearer, 100)));
     }
@@ -151,7 +166,7 @@ async function main() {
     figures.slowestHospitalMs = hospitals.info.delayMs;
 
     // Throughput at 64 connections, same hospitals, one after the other.
-    const bLoad = await load(baselineUrl, {}, 64);
+    const bLoad = await load(baselineUrl, {}, 64, baseline.info.pid);
     const gLoad = await load(searchUrl, bearer, 64, gw.info.pid);
     figures.gatewayRps = r2(gLoad.rps);
     figures.baselineRps = r2(bLoad.rps);
@@ -159,7 +174,13 @@ async function main() {
     figures.p99Ms = gLoad.p99;
     figures.baselineP99Ms = bLoad.p99;
     figures.rssMb = r2(gLoad.maxRss);
+    figures.gatewayCpuCores = r2(gLoad.cpu);
+    figures.baselineCpuCores = r2(bLoad.cpu);
 
+    if (process.env.BENCH_ONLY_SEARCH) {
+      process.stdout.write(JSON.stringify(figures) + '\n');
+      return;
+    }
     // A hospital that never answers costs its timeout (500 ms here), not more: a second gateway
     // with one answering and one hanging hospital.
     const hangConfig = {
