@@ -23,7 +23,7 @@ export function resultRoutes(deps: { config: GatewayConfig; results: FederatedRe
     const q = parseResultSearch(type, req.query, req.headers.prefer, hospitalIds);
     const { patient, lookup } = q.patient
       ? { patient: await patientIndex.get(q.patient), lookup: undefined }
-      : await lookupPatientByIdentifier(patientIndex, config, q.patientIdentifier!, 'patient.identifier');
+      : await lookupPatientByIdentifier(patientIndex, config, q.patientIdentifier!, 'patient.identifier', { firstFound: true });
     const base = { publicBaseUrl: config.publicBaseUrl, path: `/${type}`, params: q.echo, offset: q.offset, count: q.count };
     if (!patient) return { body: searchsetBundle({ ...base, matches: [], total: 0 }) };
 

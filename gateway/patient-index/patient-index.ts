@@ -85,29 +85,45 @@ export function createPatientIndex(deps: {
    * Known residents are answered from the database alone; hospitals are asked only about a resident
    * not yet known, or, with `refresh`, for the links still missing.
    */
-  async function lookupNationalId(nationalId: string, opts: { refresh?: boolean } = {}) {
+  async function lookupNationalId(nationalId: string, opts: { refresh?: boolean; firstFound?: boolean } = {}) {
     const existing = await load({ national_id: nationalId });
     const lookup: PatientLookup = { unknownAt: new Set(), failedAt: new Map() };
     if (existing && !opts.refresh) return { patient: existing, lookup };
     const linked = new Set(existing?.links.map((l) => l.hospitalId));
     const callers = [...deps.callers().values()].filter((c) => !linked.has(c.hospitalId));
-    const found = await Promise.allSettled(
-      callers.map((c) => c.call('find-patient', (o) => c.adapter.findPatient(nationalId, o)).then((p) => ({ c, p }))),
-    );
-    const newLinks: PatientLink[] = [];
-    found.forEach((f, i) => {
-      const id = callers[i].hospitalId;
-      if (f.status === 'rejected') {
-        const e = f.reason;
-        lookup.failedAt.set(id, e instanceof HospitalCallError ? hospitalFailureOutcome(id, e.kind, e.reason) : hospitalFailureOutcome(id, 'exception', 'error'));
-      } else if (f.value.p) newLinks.push({ hospitalId: id, localId: f.value.p.localId, mrns: f.value.p.mrns });
-      else lookup.unknownAt.add(id);
+    let id = existing?.id;
+    const stored: Array<Promise<void>> = [];
+    let onFound: () => void = () => undefined;
+    const firstFound = new Promise<void>((resolve) => (onFound = resolve));
+    const asks = callers.map(async (c) => {
+      try {
+        const p = await c.call('find-patient', (o) => c.adapter.findPatient(nationalId, o));
+        if (!p) return void lookup.unknownAt.add(c.hospitalId);
+        const store = (async () => {
+          id ??= await ensurePatient(nationalId);
+          await link(id, { hospitalId: c.hospitalId, localId: p.localId, mrns: p.mrns });
+        })();
+        stored.push(store);
+        await store;
+        onFound();
+      } catch (e) {
+        lookup.failedAt.set(
+          c.hospitalId,
+          e instanceof HospitalCallError ? hospitalFailureOutcome(c.hospitalId, e.kind, e.reason) : hospitalFailureOutcome(c.hospitalId, 'exception', 'error'),
+        );
+      }
     });
-    if (!existing && newLinks.length === 0) return { patient: null, lookup };
-    const id = existing?.id ?? (await ensurePatient(nationalId));
-    for (const l of newLinks) await link(id, l);
-    return { patient: newLinks.length ? await load({ id }) : existing, lookup };
+    const all = Promise.all(asks);
+    // A search need not wait for the slowest hospital to learn who the resident is: it goes on as
+    // soon as one hospital knows them, and asks the others itself, within their own deadlines.
+    if (opts.firstFound) await Promise.race([all, firstFound]);
+    else await all;
+    await Promise.all(stored);
+    if (!id) return { patient: null, lookup };
+    all.catch(() => undefined);
+    return { patient: await load({ id }), lookup: opts.firstFound ? snapshot(lookup) : lookup };
   }
+
 
   return {
     get: cached,
@@ -123,9 +139,14 @@ export function createPatientIndex(deps: {
   };
 }
 
+/** A copy, so hospitals that answer later do not change what the caller already acted on. */
+function snapshot(l: PatientLookup): PatientLookup {
+  return { unknownAt: new Set(l.unknownAt), failedAt: new Map(l.failedAt) };
+}
+
 export interface RegionalPatientIndex extends PatientIndex {
   /** the resident and what asking the hospitals found out (see {@link PatientLookup}) */
-  lookupNationalId(nationalId: string, opts?: { refresh?: boolean }): Promise<{ patient: RegionalPatient | null; lookup: PatientLookup }>;
+  lookupNationalId(nationalId: string, opts?: { refresh?: boolean; firstFound?: boolean }): Promise<{ patient: RegionalPatient | null; lookup: PatientLookup }>;
   /** the patient a hospital knows under a record number (PIXm by MR identifier) */
   findByMrn(hospitalId: string, mrn: string): Promise<RegionalPatient | null>;
 }

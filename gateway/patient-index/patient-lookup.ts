@@ -20,7 +20,7 @@ export async function lookupPatientByIdentifier(
   config: GatewayConfig,
   ident: { system?: string; value: string },
   param: string,
-  opts: { refresh?: boolean } = {},
+  opts: { refresh?: boolean; firstFound?: boolean } = {},
 ): Promise<{ patient: RegionalPatient | null; lookup?: PatientLookup }> {
   const system = ident.system;
   if (!system || system === NATIONAL_ID_SYSTEM) {
