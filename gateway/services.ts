@@ -120,6 +120,8 @@ export interface PatientLookup {
   unknownAt: Set<string>;
   /** hospitals that failed to answer, with the failure as a Bundle outcome */
   failedAt: Map<string, OperationOutcome>;
+  /** hospitals still being asked (their answer, or their failure as a HospitalCallError) */
+  pendingAt?: Map<string, Promise<import('../adapters/adapter').LocalPatient | null>>;
 }
 
 export interface PatientIndex {

@@ -43,8 +43,16 @@ export function createResultsService(deps: {
     caller: HospitalCaller,
     patient: RegionalPatient,
     types: readonly ResultType[],
+    pending?: Promise<LocalPatient | null>,
   ): Promise<{ hospitalId: string; results: Partial<HospitalResults> } | null> {
     const known = patient.links.find((l) => l.hospitalId === hospitalId);
+    if (pending && !known) {
+      // The index is still asking this hospital who the resident is: wait for that answer (within
+      // its deadline) rather than ask again, so a slow hospital costs one timeout, not two.
+      const local = await pending;
+      if (!local) return null;
+      return caller.call('results', async (opts) => ({ hospitalId, results: await caller.adapter.fetchResults(local, types, opts) }));
+    }
     return caller.call('results', async (opts) => {
       let local: LocalPatient | null = known ? { localId: known.localId, mrns: known.mrns } : null;
       if (!local) {
@@ -108,7 +116,7 @@ export function createResultsService(deps: {
       const pre = opts.preflight;
       const calls = [...callers]
         .filter(([id]) => wanted.has(id) && !pre?.unknownAt.has(id) && !pre?.failedAt.has(id))
-        .map(([id, caller]) => fromHospital(id, caller, patient, fetchTypes));
+        .map(([id, caller]) => fromHospital(id, caller, patient, fetchTypes, pre?.pendingAt?.get(id)));
       const settled = await Promise.allSettled(calls);
       // Hospitals that just failed to say whether they know the resident are not asked again.
       const failures: OperationOutcome[] = [...(pre?.failedAt ?? new Map<string, OperationOutcome>()).entries()]

@@ -93,12 +93,16 @@ export function createPatientIndex(deps: {
     const callers = [...deps.callers().values()].filter((c) => !linked.has(c.hospitalId));
     let id = existing?.id;
     const stored: Array<Promise<void>> = [];
+    const linkedNow = new Set<string>();
     let onFound: () => void = () => undefined;
     const firstFound = new Promise<void>((resolve) => (onFound = resolve));
+    const answers = new Map(callers.map((c) => [c.hospitalId, c.call('find-patient', (o) => c.adapter.findPatient(nationalId, o))]));
+    for (const a of answers.values()) a.catch(() => undefined);
     const asks = callers.map(async (c) => {
       try {
-        const p = await c.call('find-patient', (o) => c.adapter.findPatient(nationalId, o));
+        const p = await answers.get(c.hospitalId)!;
         if (!p) return void lookup.unknownAt.add(c.hospitalId);
+        linkedNow.add(c.hospitalId);
         const store = (async () => {
           id ??= await ensurePatient(nationalId);
           await link(id, { hospitalId: c.hospitalId, localId: p.localId, mrns: p.mrns });
@@ -121,7 +125,10 @@ export function createPatientIndex(deps: {
     await Promise.all(stored);
     if (!id) return { patient: null, lookup };
     all.catch(() => undefined);
-    return { patient: await load({ id }), lookup: opts.firstFound ? snapshot(lookup) : lookup };
+    if (!opts.firstFound) return { patient: await load({ id }), lookup };
+    const now = snapshot(lookup);
+    now.pendingAt = new Map([...answers].filter(([h]) => !now.unknownAt.has(h) && !now.failedAt.has(h) && !linkedNow.has(h)));
+    return { patient: await load({ id }), lookup: now };
   }
 
 
