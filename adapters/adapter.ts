@@ -51,7 +51,11 @@ export interface HospitalAdapter {
   close(): Promise<void>;
   /** the hospital's record of a resident, or null when the hospital does not know them */
   findPatient(nationalId: string, opts: FetchOptions): Promise<LocalPatient | null>;
-  /** the patient's results of the types asked for (others may be left out) */
+  /**
+   * The patient's results of the types asked for (others may be left out). Asking for
+   * DiagnosticReport also returns the reports' member Observations (in `Observation`), so a report
+   * search costs one query and reports can be matched to catalogue items through their members.
+   */
   fetchResults(patient: LocalPatient, types: readonly ResultType[], opts: FetchOptions): Promise<Partial<HospitalResults>>;
   /**
    * One result by local id, with the national id of its patient (so consent can be judged), and

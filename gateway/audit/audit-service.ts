@@ -62,18 +62,7 @@ export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions 
       if (closed) throw serviceUnavailable('The audit trail is shutting down', 'audit-unavailable');
       let rows: Omit<AuditRowContent, 'seq'>[];
       try {
-        rows = buildAuditEvents(entry, ctx).map((b) => ({
-          id: b.resource.id!,
-          recorded: b.recorded,
-          request_id: b.requestId,
-          patient_id: b.patientId,
-          client_id: b.clientId,
-          user_id: b.userId,
-          outcome: b.outcome,
-          purpose: b.purpose,
-          subtype: b.subtype,
-          resource: storedJson(b.resource),
-        }));
+        rows = buildAuditEvents(entry, ctx).map(toAuditRow);
       } catch (e) {
         metrics.auditFailures.inc();
         log.error({ error: String((e as Error)?.message ?? e).slice(0, 200) }, 'audit event could not be built');
@@ -91,5 +80,21 @@ export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions 
       closed = true;
       await writer.idle();
     },
+  };
+}
+
+/** A built event as the row the chain stores (its search columns and its JSON). */
+export function toAuditRow(b: ReturnType<typeof buildAuditEvents>[number]): Omit<AuditRowContent, 'seq'> {
+  return {
+    id: b.resource.id!,
+    recorded: b.recorded,
+    request_id: b.requestId,
+    patient_id: b.patientId,
+    client_id: b.clientId,
+    user_id: b.userId,
+    outcome: b.outcome,
+    purpose: b.purpose,
+    subtype: b.subtype,
+    resource: storedJson(b.resource),
   };
 }

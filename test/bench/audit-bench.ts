@@ -18,9 +18,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildAuditEvents } from '../../gateway/audit/audit-event';
-import { auditBuildContext, createAuditService } from '../../gateway/audit/audit-service';
+import { auditBuildContext, createAuditService, toAuditRow } from '../../gateway/audit/audit-service';
 import { appendRows, chainHead } from '../../gateway/audit/audit-store';
-import { storedJson, type AuditRowContent } from '../../gateway/audit/hash-chain';
+import type { AuditRowContent } from '../../gateway/audit/hash-chain';
 import { createDb, migrate, type Db } from '../../gateway/storage/db';
 import type { AuditService } from '../../gateway/services';
 import { auditor, auditTestConfig, auditTestDeps, clinician, request, searchEntry } from '../unit/audit/audit-fixtures';
@@ -73,20 +73,7 @@ export async function fillAuditStore(db: Db, total: number): Promise<void> {
         requester: n % 50 ? clinician() : clinician({ purposeOfUse: 'ETREAT' }),
         status: n % 20 ? 200 : 403,
       });
-      for (const b of buildAuditEvents(e, ctx)) {
-        batch.push({
-          id: b.resource.id!,
-          recorded: b.recorded,
-          request_id: b.requestId,
-          patient_id: b.patientId,
-          client_id: b.clientId,
-          user_id: b.userId,
-          outcome: b.outcome,
-          purpose: b.purpose,
-          subtype: b.subtype,
-          resource: storedJson(b.resource),
-        });
-      }
+      for (const b of buildAuditEvents(e, ctx)) batch.push(toAuditRow(b));
     }
     await appendRows(db, batch);
     have += batch.length;
