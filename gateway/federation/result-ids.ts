@@ -51,28 +51,20 @@ export function toGatewayForm<T extends ResultResource>(
     const o = out as Observation;
     if (o.hasMember) o.hasMember = o.hasMember.map((r) => rewrite(r)!);
     if (o.derivedFrom) o.derivedFrom = o.derivedFrom.map((r) => rewrite(r)!);
-    delete o.encounter;
-    delete o.performer;
-    delete o.specimen;
   }
-  if (resource.resourceType === 'DiagnosticReport') {
-    const dr = out as DiagnosticReport;
-    delete dr.encounter;
-    delete dr.performer;
-    delete dr.resultsInterpreter;
-    delete dr.specimen;
-    delete dr.basedOn;
-  }
-  if (resource.resourceType === 'ImagingStudy') {
-    const s = out as ImagingStudy;
-    delete s.encounter;
-    delete s.basedOn;
-    delete s.referrer;
-    delete s.interpreter;
-    delete s.endpoint;
-  }
+  for (const field of HOSPITAL_ONLY_REFERENCES[resource.resourceType]) delete (out as unknown as Record<string, unknown>)[field];
   return out;
 }
+
+/**
+ * References to resources that stay inside the hospital (encounters, staff, specimens, orders):
+ * the gateway serves none of them, so they would dangle, and minimum necessary says leave them out.
+ */
+const HOSPITAL_ONLY_REFERENCES: Record<ResultType, readonly string[]> = {
+  DiagnosticReport: ['encounter', 'performer', 'resultsInterpreter', 'specimen', 'basedOn'],
+  Observation: ['encounter', 'performer', 'specimen', 'basedOn'],
+  ImagingStudy: ['encounter', 'basedOn', 'referrer', 'interpreter', 'endpoint'],
+};
 
 /** The time a result is about: effective (or issued) for reports and observations, started for studies. */
 export function resultTime(r: ResultResource): string | undefined {
@@ -84,10 +76,6 @@ export function resultTime(r: ResultResource): string | undefined {
     case 'ImagingStudy':
       return r.started;
   }
-}
-
-export function resultTypeOf(r: ResultResource): ResultType {
-  return r.resourceType;
 }
 
 export function securityLabels(r: ResultResource): string[] {
