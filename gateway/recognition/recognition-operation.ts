@@ -26,13 +26,14 @@ export async function recognitionHandler(ctx: RecognitionContext, req: FhirReque
   if (!patient) throw notFound(`Patient/${req.params.id} is not known`);
   req.record.addPatient(patient.id);
   const types = new Set<ResultType>();
-  // Lab items are found through reports and the observations that travel with them (one query a
-  // hospital, as a report search); imaging items also through the studies.
+  // Lab items are found as reports, matched through the observations that travel with them (one
+  // query a hospital, as a report search); imaging items also as studies. The answer offers a
+  // report, the unit a clinician accepts or repeats.
   for (const item of items) {
     types.add('DiagnosticReport');
     if (item.category === 'imaging') types.add('ImagingStudy');
   }
-  const found = await ctx.results.patientResults(patient, [...types], requester, req.record, { includeMembers: true });
+  const found = await ctx.results.patientResults(patient, [...types], requester, req.record);
   const outcomes: OperationOutcome[] = [...found.failures];
   if (found.suppressed) outcomes.push(suppressedOutcome());
   const verdicts = judgeAll(ctx, found.results, requester.hospitalId, ctx.clock.now());
