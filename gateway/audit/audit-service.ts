@@ -9,6 +9,7 @@ import { auditRoutes } from './audit-routes';
 import { appendRows } from './audit-store';
 import { GroupCommitWriter } from './group-commit';
 import { storedJson, type AuditRowContent } from './hash-chain';
+import { errorForLog } from '../log-safe';
 
 /**
  * The audit trail (API.md §7): every answered request becomes IHE BALP AuditEvents, chained and
@@ -49,7 +50,7 @@ export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions 
     } catch (e) {
       // the error's code and message only: driver details may quote values
       const err = e as { code?: string; message?: string };
-      log.error({ code: err.code, error: String(err.message ?? e).slice(0, 200), events: rows.length }, 'audit write failed');
+      log.error({ code: err.code, err: errorForLog(e), events: rows.length }, 'audit write failed');
       throw e;
     } finally {
       done();
@@ -65,7 +66,7 @@ export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions 
         rows = buildAuditEvents(entry, ctx).map(toAuditRow);
       } catch (e) {
         metrics.auditFailures.inc();
-        log.error({ error: String((e as Error)?.message ?? e).slice(0, 200) }, 'audit event could not be built');
+        log.error({ err: errorForLog(e) }, 'audit event could not be built');
         throw serviceUnavailable('The audit record could not be stored', 'audit-unavailable');
       }
       try {

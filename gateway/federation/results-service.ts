@@ -16,6 +16,7 @@ import type {
 } from '../services';
 import { HospitalCallError, type HospitalCaller } from './hospital-caller';
 import { parseGatewayId, resultTime, securityLabels, toGatewayForm } from './result-ids';
+import { errorForLog } from '../log-safe';
 
 /**
  * The federated search's core (API.md §4): every hospital asked in parallel within its deadline,
@@ -66,7 +67,7 @@ export function createResultsService(deps: {
         }
         // Remember the link (EMPI), but never let a failed write fail the search.
         patientIndex.link(patient.id, { hospitalId, localId: local.localId, mrns: local.mrns }).catch((e) => {
-          deps.log.warn({ hospital: hospitalId, err: (e as Error).message }, 'could not store patient link');
+          deps.log.warn({ hospital: hospitalId, err: errorForLog(e) }, 'could not store patient link');
         });
       }
       const results = await caller.adapter.fetchResults(local, types, opts);

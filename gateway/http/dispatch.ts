@@ -6,6 +6,7 @@ import type { Services } from '../services';
 import { readFormBody, readJsonBody, parseParams } from './request-body';
 import { errorResponse, send } from './respond';
 import type { FhirRequest, FhirResponse, Route } from './route';
+import { errorForLog } from '../log-safe';
 
 /**
  * Runs one route for one request, in the order every route shares (OpenHIM's pipeline idea):
@@ -67,7 +68,7 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
           at: clock.now(),
         });
       } catch (e) {
-        log.error({ requestId, err: { type: (e as Error)?.name, message: (e as Error)?.message } }, 'audit write failed');
+        log.error({ requestId, err: errorForLog(e) }, 'audit write failed');
         response = errorResponse(
           serviceUnavailable('The access could not be recorded in the audit trail; no data was returned', 'audit-unavailable'),
           log,

@@ -2,6 +2,7 @@ import type { Response } from 'express';
 import type { Logger } from 'pino';
 import { ERROR_CODE_SYSTEM_PATH, isOperationOutcomeError, serverError } from '../fhir/outcomes';
 import type { FhirResponse } from './route';
+import { errorForLog } from '../log-safe';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -13,7 +14,7 @@ export function errorResponse(e: unknown, log: Logger, canonicalBase: string, re
   const known = isOperationOutcomeError(e) ? e : undefined;
   if (!known) {
     // Only the error's class and message: our own errors never carry patient data in messages.
-    log.error({ requestId, err: { type: (e as Error)?.name, message: (e as Error)?.message, stack: (e as Error)?.stack } }, 'unhandled error');
+    log.error({ requestId, err: errorForLog(e), stack: (e as Error)?.stack?.split('\n').slice(1, 8).join('\n') }, 'unhandled error');
   }
   const err = known ?? serverError();
   const outcome = structuredClone(err.outcome);
