@@ -1,6 +1,7 @@
 import type { ResultType } from '../../adapters/adapter';
 import { RESULT_TYPES } from '../../adapters/adapter';
 import type { GatewayConfig } from '../config';
+import { parseGatewayId } from '../federation/result-ids';
 import type { FederatedResults } from '../federation/results-service';
 import type { FhirRequest, Route } from '../http/route';
 import type { RegionalPatientIndex } from '../patient-index/patient-index';
@@ -55,7 +56,7 @@ export function resultRoutes(deps: { config: GatewayConfig; results: FederatedRe
     }
     // The audit trail names the hospitals whose data this page shows, not every hospital asked.
     req.record.hospitalsReturned.clear();
-    for (const r of [...page, ...includes]) req.record.hospitalsReturned.add(r.id!.slice(0, r.id!.indexOf('.')));
+    for (const r of [...page, ...includes]) req.record.hospitalsReturned.add(parseGatewayId(r.id!)!.hospitalId);
     const outcomes = [...found.failures, ...(found.suppressed ? [suppressedOutcome()] : [])];
     return { body: searchsetBundle({ ...base, matches: page, includes, outcomes, total: matches.length }) };
   };

@@ -1,3 +1,4 @@
+import { dateRange } from './fhir-date';
 import { badRequest } from './outcomes';
 
 /**
@@ -7,7 +8,6 @@ import { badRequest } from './outcomes';
 
 export const DEFAULT_COUNT = 50;
 export const MAX_COUNT = 200;
-export const CHINA_OFFSET = '+08:00';
 
 export type DatePrefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le';
 export interface DateCriterion {
@@ -23,34 +23,7 @@ export interface TokenCriterion {
   code: string;
 }
 
-const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
-
-/** The range [lo, hi) a FHIR date/dateTime parameter value stands for, or null when malformed. */
-export function dateRange(value: string): { lo: number; hi: number } | null {
-  const m = DATE_RE.exec(value);
-  if (!m) return null;
-  const [, y, mo, d, h, mi, s, frac, zone] = m;
-  const tz = zone ?? CHINA_OFFSET;
-  const month = mo ? Number(mo) : 1;
-  const day = d ? Number(d) : 1;
-  if (month < 1 || month > 12 || day < 1 || day > 31) return null;
-  if (h !== undefined && (Number(h) > 23 || Number(mi) > 59 || (s !== undefined && Number(s) > 59))) return null;
-  const iso = `${y}-${pad(month)}-${pad(day)}T${h ?? '00'}:${mi ?? '00'}:${s ?? '00'}${frac ? '.' + frac.slice(0, 3) : ''}${tz === 'Z' ? 'Z' : tz}`;
-  const lo = Date.parse(iso);
-  if (Number.isNaN(lo)) return null;
-  const check = new Date(Date.UTC(Number(y), month - 1, day));
-  if (check.getUTCMonth() !== month - 1) return null; // 2025-02-30
-  let hi: number;
-  if (!mo) hi = Date.parse(`${Number(y) + 1}-01-01T00:00:00${tz === 'Z' ? 'Z' : tz}`);
-  else if (!d) hi = Date.parse(`${month === 12 ? Number(y) + 1 : y}-${pad(month === 12 ? 1 : month + 1)}-01T00:00:00${tz === 'Z' ? 'Z' : tz}`);
-  else if (h === undefined) hi = lo + 86_400_000;
-  else if (s === undefined) hi = lo + 60_000;
-  else if (!frac) hi = lo + 1000;
-  else hi = lo + 1;
-  return { lo, hi };
-}
-
-const pad = (n: number) => String(n).padStart(2, '0');
+export { dateRange };
 
 export function parseDateParam(name: string, raw: string): DateCriterion {
   const m = /^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(.*)$/.exec(raw)!;

@@ -71,9 +71,9 @@ export function createPatientIndex(deps: {
         .insert({ patient_id: patientId, hospital_id: l.hospitalId, local_id: l.localId, updated_at: now })
         .onConflict(['patient_id', 'hospital_id'])
         .merge(['local_id', 'updated_at']);
-      for (const mrn of l.mrns) {
+      if (l.mrns.length) {
         await trx('patient_mrns')
-          .insert({ hospital_id: l.hospitalId, mrn, patient_id: patientId })
+          .insert([...new Set(l.mrns)].map((mrn) => ({ hospital_id: l.hospitalId, mrn, patient_id: patientId })))
           .onConflict(['hospital_id', 'mrn'])
           .merge(['patient_id']);
       }
