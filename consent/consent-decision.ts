@@ -180,11 +180,16 @@ interface Facts {
   sensitive: string[];
 }
 
-function factsOf(f: ResultFacts): Facts {
+/** Does any provision of the tree have a data period (only then is a result's date read)? */
+function readsDates(p: CompiledProvision): boolean {
+  return p.data !== null || p.children.some(readsDates);
+}
+
+function factsOf(f: ResultFacts, readDate: boolean): Facts {
   const labels = [...f.securityLabels];
   if (!labels.some((l) => CONFIDENTIALITY_CODES.has(l))) labels.push(NORMAL_CONFIDENTIALITY);
   let date: number | undefined;
-  if (f.date) {
+  if (readDate && f.date) {
     const d = parseFhirInstant(f.date, 'start');
     if (Number.isFinite(d)) date = d;
   }
@@ -288,6 +293,8 @@ export function judgeConsent(input: DecisionInput): ConsentJudgement {
   const who: Asker = { hospitalId, purpose: requester.purposeOfUse };
   const applicable = consents.filter((c) => inForce(c.root, now) && askerMatches(c.root, who));
   const canBreakGlass = breakGlassEligible(requester);
+  // Parsing every result's date costs more than the rest of the judgement; most consents have no data period.
+  const readDate = consents.some((c) => readsDates(c.root));
 
   let access: AccessDecision;
   const consentIds = applicable.map((c) => c.id ?? '');
@@ -303,7 +310,7 @@ export function judgeConsent(input: DecisionInput): ConsentJudgement {
 
   const judge = (raw: ResultFacts): ResultDecision => {
     if (!access.permit) return { permit: false, reason: 'no-access', breakGlass: false };
-    const f = factsOf(raw);
+    const f = factsOf(raw, readDate);
     let permitted: { consent: CompiledConsent; outcome: Outcome } | undefined;
     let sensitiveUnreleased = false;
     for (const consent of applicable) {

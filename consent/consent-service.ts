@@ -30,8 +30,8 @@ export interface ExplainingConsentGate extends ConsentGate {
  * consent-decision.ts. Refusal of the whole access is a 403 `forbidden` OperationOutcome.
  */
 export function createConsentService(deps: ServiceDeps & { patientIndex: PatientIndex }): GatewayConsentService {
-  const { config, db, clock, patientIndex } = deps;
-  const store = createConsentStore(db, clock);
+  const { config, db, reader, clock, patientIndex } = deps;
+  const store = createConsentStore(db, clock, reader);
   const registry = createConsentRegistry({ config, store, patientIndex });
   const policy: ConsentPolicy = { default: config.consent.default, canonicalBase: config.canonicalBase };
 

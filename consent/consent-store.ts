@@ -68,7 +68,8 @@ interface ConsentRow {
   updated_at: string;
 }
 
-export function createConsentStore(db: Db, clock: Clock): ConsentStore {
+/** `reader` serves the plain reads (storage/db.ts createReader); version checks and writes use `db`. */
+export function createConsentStore(db: Db, clock: Clock, reader: Db = db): ConsentStore {
   const parse = (json: string) => JSON.parse(json) as Consent;
 
   function stamp(consent: Consent, id: string, version: number, now: string): Consent {
@@ -130,7 +131,7 @@ export function createConsentStore(db: Db, clock: Clock): ConsentStore {
     },
 
     async read(id) {
-      const row = await db<ConsentRow>('consents').where({ id }).first('resource');
+      const row = await reader<ConsentRow>('consents').where({ id }).first('resource');
       return row ? parse(row.resource) : undefined;
     },
 
@@ -146,24 +147,24 @@ export function createConsentStore(db: Db, clock: Clock): ConsentStore {
     },
 
     async readVersion(id, versionId) {
-      const row = await db('consent_history').where({ id, version_id: versionId }).first('resource');
+      const row = await reader('consent_history').where({ id, version_id: versionId }).first('resource');
       return row ? parse(row.resource as string) : undefined;
     },
 
     async history(id) {
-      const rows = await db('consent_history').where({ id }).orderBy('version_id', 'desc').select('resource');
+      const rows = await reader('consent_history').where({ id }).orderBy('version_id', 'desc').select('resource');
       return rows.map((r: { resource: string }) => parse(r.resource));
     },
 
     async byPatient(patientId, opts = {}) {
-      const q = db<ConsentRow>('consents').where({ patient_id: patientId });
+      const q = reader<ConsentRow>('consents').where({ patient_id: patientId });
       if (opts.status) q.andWhere({ status: opts.status });
       const rows = await q.orderBy([{ column: 'updated_at', order: 'desc' }, { column: 'id' }]).select('resource');
       return rows.map((r) => parse(r.resource));
     },
 
     async activeFor(patientId) {
-      const rows = await db<ConsentRow>('consents').where({ patient_id: patientId, status: 'active' }).select('resource');
+      const rows = await reader<ConsentRow>('consents').where({ patient_id: patientId, status: 'active' }).select('resource');
       return rows.map((r) => parse(r.resource));
     },
   };

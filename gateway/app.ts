@@ -22,7 +22,7 @@ import { patientRoutes } from './patient-index/patient-routes';
 import { loadCatalog } from './recognition/catalog';
 import { createRecognitionService } from './recognition/recognition-service';
 import type { HospitalEntry, RecognitionService, Services } from './services';
-import { createDb, migrate, type Db } from './storage/db';
+import { closeReader, createDb, createReader, migrate, type Db } from './storage/db';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require('../package.json').version;
@@ -66,7 +66,8 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     if (ownDb) await db.destroy();
     throw e;
   }
-  const deps = { config, db, clock, log, metrics };
+  const reader = createReader(db);
+  const deps = { config, db, reader, clock, log, metrics };
 
   const makeAdapter = opts.adapterFactory ?? createAdapter;
   const hospitals = new Map<string, HospitalEntry>();
@@ -108,6 +109,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     async close() {
       await audit.close();
       await Promise.allSettled([...hospitals.values()].map((h) => h.adapter.close()));
+      await closeReader(reader, db);
       if (ownDb) await db.destroy();
     },
   };

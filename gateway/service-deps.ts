@@ -8,6 +8,8 @@ import type { Db } from './storage/db';
 export interface ServiceDeps {
   config: GatewayConfig;
   db: Db;
+  /** plain reads that may run beside the writer (storage/db.ts createReader); the db itself on PostgreSQL */
+  reader: Db;
   clock: Clock;
   log: Logger;
   metrics: Metrics;

@@ -18,7 +18,8 @@ const ANY_TOKEN: RouteAccess = { kind: 'token' };
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export interface AuditRouteDeps {
-  db: Db;
+  /** auditors' reads run beside the appends (storage/db.ts createReader) */
+  reader: Db;
   config: Pick<GatewayConfig, 'publicBaseUrl'>;
   /** rows per batch when walking the chain */
   verifyBatchSize?: number;
@@ -30,7 +31,7 @@ export async function searchAuditEvents(req: FhirRequest, deps: AuditRouteDeps):
   req.record.resourceType = 'AuditEvent';
   // an auditor reading a patient's trail is itself an access to that patient
   for (const p of query.patients ?? []) req.record.addPatient(p);
-  const page = empty ? { events: [] as Array<{ seq: number; resource: Record<string, unknown> }> } : await searchEvents(deps.db, query);
+  const page = empty ? { events: [] as Array<{ seq: number; resource: Record<string, unknown> }> } : await searchEvents(deps.reader, query);
   const base = `${deps.config.publicBaseUrl}/AuditEvent`;
   const keep = new URLSearchParams();
   for (const [k, values] of Object.entries(req.query)) {
@@ -65,7 +66,7 @@ export async function readAuditEvent(req: FhirRequest, deps: AuditRouteDeps): Pr
   const id = req.params.id ?? '';
   req.record.resourceType = 'AuditEvent';
   if (!FHIR_ID.test(id)) throw notFound('AuditEvent not found');
-  const found = await readEvent(deps.db, id);
+  const found = await readEvent(deps.reader, id);
   if (!found) throw notFound('AuditEvent not found');
   req.record.resourceIds.add(id);
   req.record.addPatient(found.patientId ?? undefined);
@@ -75,7 +76,7 @@ export async function readAuditEvent(req: FhirRequest, deps: AuditRouteDeps): Pr
 /** `GET /AuditEvent/$verify`: walks the whole chain; names the first broken link. */
 export async function verifyAuditChain(req: FhirRequest, deps: AuditRouteDeps): Promise<FhirResponse> {
   req.record.resourceType = 'AuditEvent';
-  const r = await verifyChain(deps.db, { batchSize: deps.verifyBatchSize });
+  const r = await verifyChain(deps.reader, { batchSize: deps.verifyBatchSize });
   const parameter: ParametersParameter[] = [
     { name: 'valid', valueBoolean: r.valid },
     { name: 'checked', valueInteger: r.checked },

@@ -40,7 +40,7 @@ export function auditBuildContext(config: GatewayConfig): AuditBuildContext {
 }
 
 export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions = {}): AuditService {
-  const { db, config, log, metrics } = deps;
+  const { db, reader, config, log, metrics } = deps;
   const ctx = auditBuildContext(config);
   const writer = new GroupCommitWriter<Omit<AuditRowContent, 'seq'>>(async (rows) => {
     const done = metrics.auditWriteDuration.startTimer();
@@ -76,7 +76,7 @@ export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions 
         throw serviceUnavailable('The audit record could not be stored', 'audit-unavailable');
       }
     },
-    routes: () => auditRoutes({ db, config, verifyBatchSize: opts.verifyBatchSize }),
+    routes: () => auditRoutes({ reader, config, verifyBatchSize: opts.verifyBatchSize }),
     async close(): Promise<void> {
       closed = true;
       await writer.idle();

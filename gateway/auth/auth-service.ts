@@ -31,6 +31,12 @@ export function createAuthService(deps: ServiceDeps): AuthService {
 
   const invalidToken = () => unauthorized('The bearer token is not valid', 'invalid token');
 
+  // Every request of a HIS carries the same token for its whole life (≤ 300 s): its signature is
+  // checked once, and later requests only re-check what can change since (expiry, the key still
+  // held, the client still configured). Tokens are short, so a plain bounded map suffices.
+  const verified = new Map<string, { requester: Requester; exp: number; kid: string; key: unknown }>();
+  const VERIFIED_MAX = 10_000;
+
   return {
     init: () => keys.init(),
 
@@ -38,17 +44,22 @@ export function createAuthService(deps: ServiceDeps): AuthService {
       if (!authorization) throw unauthorized();
       const m = BEARER_RE.exec(authorization);
       if (!m) throw invalidToken();
+      const nowSeconds = Math.floor(clock.now().getTime() / 1000);
+      const hit = verified.get(m[1]!);
+      if (hit && hit.exp > nowSeconds && keys.knownKey(hit.kid) === hit.key && clients.has(hit.requester.clientId)) return hit.requester;
       const jws = decodeAccessToken(m[1]!);
       if (!jws) throw invalidToken();
       const kid = jws.header.kid as string;
       const key = keys.knownKey(kid) ?? (await keys.findKey(kid));
-      const check = verifyAccessToken(jws, key, { issuer, nowSeconds: Math.floor(clock.now().getTime() / 1000) });
+      const check = verifyAccessToken(jws, key, { issuer, nowSeconds });
       if (!check.ok) {
         if (check.reason === 'expired') throw unauthorized('The bearer token has expired', 'token expired');
         throw invalidToken();
       }
       // A client removed from the configuration loses access at once, not when its tokens expire.
       if (!clients.has(check.requester.clientId)) throw invalidToken();
+      if (verified.size >= VERIFIED_MAX) verified.clear();
+      verified.set(m[1]!, { requester: Object.freeze(check.requester), exp: check.claims.exp as number, kid, key });
       return check.requester;
     },
 

@@ -113,11 +113,30 @@ export function createResultsService(deps: {
       const wanted = new Set(opts.hospitals ?? callers.keys());
       // Adapters return a report's member observations with it (HospitalAdapter.fetchResults), so a
       // report search costs each hospital one query and reports still match items through them.
-      const fetchTypes = types;
       const pre = opts.preflight;
+      const now = clock.now();
+      const recognition = deps.recognition();
+      const presentTypes: readonly ResultType[] = opts.includeMembers && !types.includes('Observation') ? [...types, 'Observation'] : types;
+      // Each hospital's answer is presented as soon as it arrives, while slower hospitals are still
+      // being waited for, so only the last one's share is added to the search's latency.
+      const presentAnswer = ({ hospitalId, results: r }: { hospitalId: string; results: Partial<HospitalResults> }) => {
+        const byLocalId = new Map<string, Observation>();
+        for (const o of (r.Observation ?? []) as Observation[]) if (o.id) byLocalId.set(o.id, o);
+        const found: FoundResult[] = [];
+        let withheld = false;
+        for (const type of presentTypes) {
+          for (const resource of r[type] ?? []) {
+            const members = resource.resourceType === 'DiagnosticReport' ? membersOf(resource, byLocalId) : undefined;
+            const f = present(resource, members, hospitalId, patient.id, gate, requester, recognition, now);
+            if (f) found.push(f);
+            else withheld = true;
+          }
+        }
+        return { found, withheld };
+      };
       const calls = [...callers]
         .filter(([id]) => wanted.has(id) && !pre?.unknownAt.has(id) && !pre?.failedAt.has(id))
-        .map(([id, caller]) => fromHospital(id, caller, patient, fetchTypes, pre?.pendingAt?.get(id)));
+        .map(([id, caller]) => fromHospital(id, caller, patient, types, pre?.pendingAt?.get(id)).then((v) => v && presentAnswer(v)));
       const settled = await Promise.allSettled(calls);
       // Hospitals that just failed to say whether they know the resident are not asked again.
       const failures: OperationOutcome[] = [...(pre?.failedAt ?? new Map<string, OperationOutcome>()).entries()]
@@ -125,8 +144,6 @@ export function createResultsService(deps: {
         .map(([, o]) => o);
       const results: FoundResult[] = [];
       let suppressed = false;
-      const now = clock.now();
-      const recognition = deps.recognition();
       for (const s of settled) {
         if (s.status === 'rejected') {
           const e = s.reason;
@@ -135,18 +152,8 @@ export function createResultsService(deps: {
           continue;
         }
         if (!s.value) continue;
-        const { hospitalId, results: r } = s.value;
-        const byLocalId = new Map<string, Observation>();
-        for (const o of (r.Observation ?? []) as Observation[]) if (o.id) byLocalId.set(o.id, o);
-        const presentTypes: readonly ResultType[] = opts.includeMembers && !types.includes('Observation') ? [...types, 'Observation'] : types;
-        for (const type of presentTypes) {
-          for (const resource of r[type] ?? []) {
-            const members = resource.resourceType === 'DiagnosticReport' ? membersOf(resource, byLocalId) : undefined;
-            const found = present(resource, members, hospitalId, patient.id, gate, requester, recognition, now);
-            if (found) results.push(found);
-            else suppressed = true;
-          }
-        }
+        for (const f of s.value.found) results.push(f);
+        suppressed ||= s.value.withheld;
       }
       for (const r of results) record.hospitalsReturned.add(r.hospitalId);
       record.suppressed ||= suppressed;

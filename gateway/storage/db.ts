@@ -35,6 +35,41 @@ export function createDb(config: { client: string; connection?: unknown; [k: str
   return knex({ pool: { min: 0, max: 10 }, ...config } as Knex.Config);
 }
 
+/** reader connections beside SQLite's one writer: fewer than libuv's 4 threads, which fs and crypto share */
+const SQLITE_READERS = 3;
+
+/**
+ * Connections for plain reads beside the writer. On SQLite the writer has one connection, and a
+ * read through it waits behind whatever holds it, the audit trail's fsync'd commits above all; in
+ * WAL mode a second connection reads the last committed state while the writer commits, so the
+ * per-request consent lookup does not queue behind the audit. The reader connections are
+ * `query_only`: a write sent here by mistake fails instead of contending for SQLite's lock.
+ * PostgreSQL's pool already reads in parallel, and an in-memory SQLite database cannot be shared:
+ * for both the reader is the writer itself. Close it with {@link closeReader}.
+ */
+export function createReader(db: Db): Db {
+  const config = db.client.config as Knex.Config & { connection?: { filename?: string } };
+  const filename = config.connection?.filename;
+  if (config.client !== 'sqlite3' || !filename || filename === ':memory:' || filename.startsWith('file:')) return db;
+  return knex({
+    client: 'sqlite3',
+    useNullAsDefault: true,
+    connection: { filename },
+    pool: {
+      min: 0,
+      max: SQLITE_READERS,
+      afterCreate: (c: { exec: (sql: string, cb: (e: Error | null) => void) => void }, done: (e: Error | null, c: unknown) => void) => {
+        c.exec('PRAGMA busy_timeout=10000; PRAGMA query_only=ON;', (e) => done(e, c));
+      },
+    },
+  } as Knex.Config);
+}
+
+/** Destroys a reader made by {@link createReader}, unless it is the writer itself. */
+export async function closeReader(reader: Db, db: Db): Promise<void> {
+  if (reader !== db) await reader.destroy();
+}
+
 /** Apply every migration (idempotent; safe when several instances start together on PostgreSQL). */
 export async function migrate(db: Db): Promise<void> {
   await db.migrate.latest({ migrationSource: migrationSource, tableName: 'knex_migrations' });

@@ -32,7 +32,7 @@ const HERE = __dirname;
 function child(file: string, env: Record<string, string> = {}, args: string[] = []): Promise<{ proc: ChildProcess; info: any }> {
   const prof = process.env.BENCH_PROFILE && file === 'bench-gateway.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   // The gateway runs as deployed (README "Operations"): a bounded heap, so V8 collects before it grows.
-  const heap = file === 'bench-gateway.ts' ? [`--max-old-space-size=${process.env.BENCH_GATEWAY_HEAP_MB ?? 192}`] : [];
+  const heap = file === 'bench-gateway.ts' ? [`--max-old-space-size=${process.env.BENCH_GATEWAY_HEAP_MB ?? 192}`, ...(process.env.BENCH_GW_FLAGS ? process.env.BENCH_GW_FLAGS.split(" ") : [])] : [];
   const proc = spawn(process.execPath, [...prof, ...heap, '--import', 'tsx', path.join(HERE, file), ...args], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -82,15 +82,21 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-async function load(url: string, headers: Record<string, string>, connections: number, pid?: number) {
+async function load(url: string, headers: Record<string, string>, connections: number, pid?: number, others: number[] = []) {
   let maxRss = 0;
   const cpu0 = pid ? cpuSeconds(pid) : 0;
+  const others0 = others.map(cpuSeconds);
+  const own0 = process.cpuUsage();
   const timer = pid ? setInterval(() => (maxRss = Math.max(maxRss, rssMb(pid))), 200) : undefined;
   const result = await autocannon({ url, headers, connections, duration: DURATION, pipelining: 1 });
   if (timer) clearInterval(timer);
   if (result.non2xx) throw new Error(`${url}: ${result.non2xx} non-2xx answers under load`);
   const cpu = pid ? (cpuSeconds(pid) - cpu0) / DURATION : 0;
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, maxRss, cpu };
+  const own = process.cpuUsage(own0);
+  // what else the machine spent: the hospitals' process(es) and the load generator (this process)
+  const othersCpu = others.map((p, i) => (cpuSeconds(p) - others0[i]) / DURATION);
+  const loaderCpu = (own.user + own.system) / 1e6 / DURATION;
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, maxRss, cpu, othersCpu, loaderCpu };
 }
 
 async function main() {
@@ -163,13 +169,21 @@ async function main() {
       bLight.push(...(await sequential(baselineUrl, {}, 100)));
       gLight.push(...(await sequential(searchUrl, bearer, 100)));
     }
+    if (process.env.BENCH_DUMP) {
+      writeFileSync(`${process.env.BENCH_DUMP}.gateway.json`, Buffer.from(await (await fetch(searchUrl, { headers: bearer })).arrayBuffer()));
+      writeFileSync(`${process.env.BENCH_DUMP}.baseline.json`, Buffer.from(await (await fetch(baselineUrl)).arrayBuffer()));
+    }
     figures.p50LightMs = r2(pct(gLight, 50));
     figures.baselineP50LightMs = r2(pct(bLight, 50));
     figures.slowestHospitalMs = hospitals.info.delayMs;
 
+    if (process.env.BENCH_NO_LOAD) {
+      process.stdout.write(JSON.stringify(figures) + '\n');
+      return;
+    }
     // Throughput at 64 connections, same hospitals, one after the other.
-    const bLoad = await load(baselineUrl, {}, 64, baseline.info.pid);
-    const gLoad = await load(searchUrl, bearer, 64, gw.info.pid);
+    const bLoad = await load(baselineUrl, {}, 64, baseline.info.pid, [hospitals.proc.pid!]);
+    const gLoad = await load(searchUrl, bearer, 64, gw.info.pid, [hospitals.proc.pid!]);
     figures.gatewayRps = r2(gLoad.rps);
     figures.baselineRps = r2(bLoad.rps);
     figures.throughputRatio = r2(gLoad.rps / bLoad.rps);
@@ -178,6 +192,10 @@ async function main() {
     figures.rssMb = r2(gLoad.maxRss);
     figures.gatewayCpuCores = r2(gLoad.cpu);
     figures.baselineCpuCores = r2(bLoad.cpu);
+    figures.hospitalsCpuCoresUnderGateway = r2(gLoad.othersCpu[0]);
+    figures.hospitalsCpuCoresUnderBaseline = r2(bLoad.othersCpu[0]);
+    figures.loaderCpuCoresGateway = r2(gLoad.loaderCpu);
+    figures.loaderCpuCoresBaseline = r2(bLoad.loaderCpu);
 
     if (process.env.BENCH_ONLY_SEARCH) {
       process.stdout.write(JSON.stringify(figures) + '\n');

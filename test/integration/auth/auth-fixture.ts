@@ -61,7 +61,7 @@ export async function authInstance(
   const config = testConfig(clients, opts.signingKey ? { signingKey: opts.signingKey } : undefined);
   const db = opts.secondConnection ? createDb(tdb.config) : tdb.db;
   const metrics = createMetrics();
-  const auth = createAuthService({ config, db, clock: opts.clock ?? { now: () => new Date() }, log: silentLogger(), metrics });
+  const auth = createAuthService({ config, db, reader: db, clock: opts.clock ?? { now: () => new Date() }, log: silentLogger(), metrics });
   if (opts.init !== false) await auth.init();
   const tokenRoute = auth.routes().find((r) => r.path === '/auth/token')!;
   return { auth, config, db, tokenRoute, metrics, close: async () => (opts.secondConnection ? db.destroy() : undefined) };

@@ -47,7 +47,7 @@ export function fixedClock(iso: string): Clock & { set(iso: string): void } {
 }
 
 export function serviceDeps(db: Db, clock: Clock, config = testConfig()) {
-  return { config, db, clock, log: silentLogger(), metrics: createMetrics(), patientIndex: tablePatientIndex(db) };
+  return { config, db, reader: db, clock, log: silentLogger(), metrics: createMetrics(), patientIndex: tablePatientIndex(db) };
 }
 
 export const registrar = (hospitalId = 'xm-zsh'): Requester => ({

@@ -29,7 +29,7 @@ export function auditTestConfig(): GatewayConfig {
 }
 
 export function auditTestDeps(db: Db, config = auditTestConfig()): ServiceDeps {
-  return { config, db, clock: systemClock, log: silentLogger(), metrics: createMetrics() };
+  return { config, db, reader: db, clock: systemClock, log: silentLogger(), metrics: createMetrics() };
 }
 
 export const DOCTOR_ROLE = { system: 'urn:oid:2.16.156.10011.2.3.3.1', code: '221', display: '临床医师' };

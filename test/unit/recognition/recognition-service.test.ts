@@ -51,6 +51,7 @@ describe.each(testDatabases())('mutual recognition operations on %s', (_name, op
     service = createRecognitionService({
       config,
       db: t.db,
+      reader: t.db,
       clock: { now: () => NOW },
       log: silentLogger(),
       metrics: createMetrics(),
