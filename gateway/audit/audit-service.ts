@@ -42,12 +42,18 @@ export function auditBuildContext(config: GatewayConfig): AuditBuildContext {
 export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions = {}): AuditService {
   const { db, reader, config, log, metrics } = deps;
   const ctx = auditBuildContext(config);
+  // The head this process committed last: appendRows links onto it without reading it first, and
+  // checks under the lock that no other instance moved it (then it reads the head after all).
+  let lastHead: { seq: number; hash: string } | undefined;
   const writer = new GroupCommitWriter<Omit<AuditRowContent, 'seq'>>(async (rows) => {
     const done = metrics.auditWriteDuration.startTimer();
     try {
-      await appendRows(db, rows);
+      const written = await appendRows(db, rows, lastHead);
+      const last = written[written.length - 1];
+      lastHead = last ? { seq: last.seq, hash: last.hash } : lastHead;
       metrics.auditEvents.inc(rows.length);
     } catch (e) {
+      lastHead = undefined;
       // the error's code and message only: driver details may quote values
       const err = e as { code?: string; message?: string };
       log.error({ code: err.code, err: errorForLog(e), events: rows.length }, 'audit write failed');

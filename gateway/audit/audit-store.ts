@@ -33,21 +33,39 @@ async function readHead(q: Knex | Knex.Transaction): Promise<ChainHead> {
 /**
  * Appends rows at the end of the chain in one transaction. The chain-head row is UPDATEd first:
  * that takes its row lock on PostgreSQL and the database write lock on SQLite, so concurrent
- * appenders (other connections, other gateway instances) queue there and each reads, through
- * RETURNING, the head the previous one committed. Three statements: every round trip to the
- * database is on the latency of the request being audited. Resolves after COMMIT: the rows are durable.
+ * appenders (other connections, other gateway instances) queue there and each links onto the head
+ * the previous one committed. Resolves after COMMIT: the rows are durable.
+ *
+ * `expected` is the head this writer committed last. The rows are linked onto it beforehand and
+ * the head moves only if it is still there: one conditional UPDATE both takes the lock and checks,
+ * so the usual append is BEGIN, UPDATE, INSERT, COMMIT. Every round trip is on the latency of the
+ * request being audited. When another instance appended in between, the UPDATE changes nothing
+ * and the append reads the head under the lock (RETURNING) and links again.
  */
-export async function appendRows(db: Db, contents: ReadonlyArray<Omit<AuditRowContent, 'seq'>>): Promise<AuditRow[]> {
+export async function appendRows(
+  db: Db,
+  contents: ReadonlyArray<Omit<AuditRowContent, 'seq'>>,
+  expected?: { seq: number; hash: string },
+): Promise<AuditRow[]> {
   if (!contents.length) return [];
   return db.transaction(async (trx) => {
-    const [locked] = await trx(HEAD).where({ id: 1 }).update({ seq: trx.ref('seq') }, HEAD_COLUMNS);
-    const head = toHead(locked);
-    const rows = linkRows(head.seq, head.hash, contents as Omit<AuditRowContent, 'seq'>[]);
+    let rows: AuditRow[] | undefined;
+    if (expected) {
+      const linked = linkRows(expected.seq, expected.hash, contents as Omit<AuditRowContent, 'seq'>[]);
+      const last = linked[linked.length - 1];
+      const moved = await trx(HEAD).where({ id: 1, seq: expected.seq, hash: expected.hash }).update({ seq: last.seq, hash: last.hash });
+      if (moved === 1) rows = linked;
+    }
+    if (!rows) {
+      const [locked] = await trx(HEAD).where({ id: 1 }).update({ seq: trx.ref('seq') }, HEAD_COLUMNS);
+      const head = toHead(locked);
+      rows = linkRows(head.seq, head.hash, contents as Omit<AuditRowContent, 'seq'>[]);
+      const last = rows[rows.length - 1];
+      await trx(HEAD).where({ id: 1 }).update({ seq: last.seq, hash: last.hash });
+    }
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
       await trx(EVENTS).insert(rows.slice(i, i + INSERT_CHUNK));
     }
-    const last = rows[rows.length - 1];
-    await trx(HEAD).where({ id: 1 }).update({ seq: last.seq, hash: last.hash });
     return rows;
   });
 }

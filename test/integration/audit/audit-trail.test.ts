@@ -1,5 +1,7 @@
 import type { AuditEvent, Bundle, OperationOutcome, Parameters } from '@medplum/fhirtypes';
-import { createAuditService } from '../../../gateway/audit/audit-service';
+import { auditBuildContext, createAuditService, toAuditRow } from '../../../gateway/audit/audit-service';
+import { buildAuditEvents } from '../../../gateway/audit/audit-event';
+import { appendRows } from '../../../gateway/audit/audit-store';
 import { GENESIS_HASH, chainHash, type AuditRow } from '../../../gateway/audit/hash-chain';
 import { isOperationOutcomeError } from '../../../gateway/fhir/outcomes';
 import type { FhirResponse, Route } from '../../../gateway/http/route';
@@ -110,6 +112,24 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
       await audit2.close();
       await db2.destroy();
     }
+  });
+
+  test('an append that remembers a head another instance has since moved links onto the real head', async () => {
+    const content = (i: number) => buildAuditEvents(searchEntry([`p${i}`], [], { requestId: `h-${i}` }), auditBuildContext(deps.config)).map(toAuditRow);
+    const first = await appendRows(t.db, content(1));
+    const mine = { seq: first[0].seq, hash: first[0].hash };
+    // the remembered head is current: linked onto it
+    const second = await appendRows(t.db, content(2), mine);
+    expect(second[0]).toMatchObject({ seq: 2, prev_hash: first[0].hash });
+    // another writer appends; this one still remembers seq 2
+    await appendRows(t.db, content(3));
+    const fourth = await appendRows(t.db, content(4), { seq: second[0].seq, hash: second[0].hash });
+    expect(fourth[0].seq).toBe(4);
+    const stored = await rows(t.db);
+    expect(stored.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4]);
+    expect(fourth[0].prev_hash).toBe(stored[2].hash);
+    expect(await t.db('audit_chain_head').first('seq', 'hash')).toMatchObject({ hash: fourth[0].hash });
+    expect(await verify(audit)).toMatchObject({ valid: true, checked: 4 });
   });
 
   describe('tamper detection: $verify names the first broken link', () => {
