@@ -89,7 +89,8 @@ const BEYOND = '9999-12-31T23:59:59.999Z~';
 /**
  * A FHIR date parameter: prefix eq (default) ne gt lt ge le, then a date or dateTime of any
  * precision; the value stands for the whole interval its precision names. Times without a zone
- * and plain dates are taken as UTC.
+ * and plain dates are China time (+08:00), as in the result search: an auditor's `2025-03-02` is
+ * that day in Fujian.
  */
 export function parseDateParam(raw: string): DateClause {
   const m = /^([a-z]{2})?(.*)$/.exec(raw.trim())!;
@@ -97,7 +98,7 @@ export function parseDateParam(raw: string): DateClause {
   if (!['eq', 'ne', 'gt', 'lt', 'ge', 'le'].includes(prefix)) {
     throw badRequest('date: the prefix must be one of eq, ne, gt, lt, ge, le', 'date');
   }
-  const range = dateRange(m[2], 'Z');
+  const range = dateRange(m[2]);
   if (!range) throw badRequest('date: expected a real YYYY, YYYY-MM, YYYY-MM-DD or ISO 8601 date-time', 'date');
   const s = iso(new Date(range.lo));
   const e = iso(new Date(range.hi));

@@ -18,19 +18,20 @@ function status400(f: () => unknown): string | undefined {
 
 describe('date parameter (prefixes eq ne gt lt ge le)', () => {
   test.each([
-    ['2025-03-01', { op: 'range', start: '2025-03-01T00:00:00.000Z', end: '2025-03-02T00:00:00.000Z' }],
-    ['eq2025-03', { op: 'range', start: '2025-03-01T00:00:00.000Z', end: '2025-04-01T00:00:00.000Z' }],
-    ['eq2024', { op: 'range', start: '2024-01-01T00:00:00.000Z', end: '2025-01-01T00:00:00.000Z' }],
-    ['ne2025-03-01', { op: 'outside', start: '2025-03-01T00:00:00.000Z', end: '2025-03-02T00:00:00.000Z' }],
-    ['gt2025-03-01', { op: 'ge', value: '2025-03-02T00:00:00.000Z' }],
-    ['ge2025-03-01', { op: 'ge', value: '2025-03-01T00:00:00.000Z' }],
-    ['lt2025-03-01', { op: 'lt', value: '2025-03-01T00:00:00.000Z' }],
-    ['le2025-03-01', { op: 'lt', value: '2025-03-02T00:00:00.000Z' }],
+    ['2025-03-01', { op: 'range', start: '2025-02-28T16:00:00.000Z', end: '2025-03-01T16:00:00.000Z' }],
+    ['eq2025-03', { op: 'range', start: '2025-02-28T16:00:00.000Z', end: '2025-03-31T16:00:00.000Z' }],
+    ['eq2024', { op: 'range', start: '2023-12-31T16:00:00.000Z', end: '2024-12-31T16:00:00.000Z' }],
+    ['ne2025-03-01', { op: 'outside', start: '2025-02-28T16:00:00.000Z', end: '2025-03-01T16:00:00.000Z' }],
+    ['gt2025-03-01', { op: 'ge', value: '2025-03-01T16:00:00.000Z' }],
+    ['ge2025-03-01', { op: 'ge', value: '2025-02-28T16:00:00.000Z' }],
+    ['lt2025-03-01', { op: 'lt', value: '2025-02-28T16:00:00.000Z' }],
+    ['le2025-03-01', { op: 'lt', value: '2025-03-01T16:00:00.000Z' }],
     ['ge2025-03-01T08:00:00+08:00', { op: 'ge', value: '2025-03-01T00:00:00.000Z' }],
     ['lt2025-03-01T10:30Z', { op: 'lt', value: '2025-03-01T10:30:00.000Z' }],
     ['le2025-03-01T10:30:15.250Z', { op: 'lt', value: '2025-03-01T10:30:15.251Z' }],
-    ['2024-02-29', { op: 'range', start: '2024-02-29T00:00:00.000Z', end: '2024-03-01T00:00:00.000Z' }],
-    ['le9999', { op: 'lt', value: '9999-12-31T23:59:59.999Z~' }],
+    ['2024-02-29', { op: 'range', start: '2024-02-28T16:00:00.000Z', end: '2024-02-29T16:00:00.000Z' }],
+    ['le9999', { op: 'lt', value: '9999-12-31T16:00:00.000Z' }],
+    ['le9999-12-31T23:59:59.999Z', { op: 'lt', value: '9999-12-31T23:59:59.999Z~' }],
   ])('%s', (raw, clause) => expect(parseDateParam(raw)).toEqual(clause));
 
   test.each(['sa2025-03-01', 'eb2025', 'ap2025', 'xx2025', '2025-13-01', '2025-02-30', '2023-02-29', '2025-03-01T25:00Z', 'yesterday', '', '20250301', '2025-03-01T10:00+15:00'])(
@@ -56,7 +57,8 @@ describe('GET /AuditEvent parameters', () => {
     ['subtype=http://hl7.org/fhir/restful-interaction|search-type', { subtypes: ['search-type'], count: 50 }],
     ['_count=200', { count: 200 }],
     ['_count=1&_cursor=1234', { count: 1, before: 1234 }],
-    ['date=ge2025-01-01&date=lt2025-02-01', { dates: [{ op: 'ge', value: '2025-01-01T00:00:00.000Z' }, { op: 'lt', value: '2025-02-01T00:00:00.000Z' }], count: 50 }],
+    ['date=ge2025-01-01&date=lt2025-02-01', { dates: [{ op: 'ge', value: '2024-12-31T16:00:00.000Z' }, { op: 'lt', value: '2025-01-31T16:00:00.000Z' }], count: 50 }],
+    ['date=ge2025-01-01T00:00:00Z', { dates: [{ op: 'ge', value: '2025-01-01T00:00:00.000Z' }], count: 50 }],
     ['request-id=abc', { requestIds: ['abc'], count: 50 }],
     ['unknown=1&_format=json', { count: 50 }],
   ])('%s', (qs, query) => expect(parseAuditSearch(q(qs))).toEqual({ query, empty: false }));
