@@ -48,9 +48,8 @@ export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions 
   const writer = new GroupCommitWriter<Omit<AuditRowContent, 'seq'>>(async (rows) => {
     const done = metrics.auditWriteDuration.startTimer();
     try {
-      const written = await appendRows(db, rows, lastHead);
-      const last = written[written.length - 1];
-      lastHead = last ? { seq: last.seq, hash: last.hash } : lastHead;
+      const last = (await appendRows(db, rows, lastHead)).at(-1)!; // the writer never commits an empty batch
+      lastHead = { seq: last.seq, hash: last.hash };
       metrics.auditEvents.inc(rows.length);
     } catch (e) {
       lastHead = undefined;

@@ -48,20 +48,19 @@ export async function appendRows(
   expected?: { seq: number; hash: string },
 ): Promise<AuditRow[]> {
   if (!contents.length) return [];
+  const link = (head: { seq: number; hash: string }) => linkRows(head.seq, head.hash, contents as Omit<AuditRowContent, 'seq'>[]);
+  /** Moves the head to the last of `rows`, only from `from` when given; the number of rows moved. */
+  const moveHead = (trx: Knex.Transaction, rows: AuditRow[], from?: { seq: number; hash: string }) => {
+    const last = rows[rows.length - 1];
+    return trx(HEAD).where({ id: 1, ...(from ? { seq: from.seq, hash: from.hash } : {}) }).update({ seq: last.seq, hash: last.hash });
+  };
   return db.transaction(async (trx) => {
-    let rows: AuditRow[] | undefined;
-    if (expected) {
-      const linked = linkRows(expected.seq, expected.hash, contents as Omit<AuditRowContent, 'seq'>[]);
-      const last = linked[linked.length - 1];
-      const moved = await trx(HEAD).where({ id: 1, seq: expected.seq, hash: expected.hash }).update({ seq: last.seq, hash: last.hash });
-      if (moved === 1) rows = linked;
-    }
+    let rows = expected ? link(expected) : undefined;
+    if (rows && (await moveHead(trx, rows, expected)) !== 1) rows = undefined;
     if (!rows) {
       const [locked] = await trx(HEAD).where({ id: 1 }).update({ seq: trx.ref('seq') }, HEAD_COLUMNS);
-      const head = toHead(locked);
-      rows = linkRows(head.seq, head.hash, contents as Omit<AuditRowContent, 'seq'>[]);
-      const last = rows[rows.length - 1];
-      await trx(HEAD).where({ id: 1 }).update({ seq: last.seq, hash: last.hash });
+      rows = link(toHead(locked));
+      await moveHead(trx, rows);
     }
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
       await trx(EVENTS).insert(rows.slice(i, i + INSERT_CHUNK));
