@@ -55,6 +55,8 @@ export interface HospitalAdapter {
    * The patient's results of the types asked for (others may be left out). Asking for
    * DiagnosticReport also returns the reports' member Observations (in `Observation`), so a report
    * search costs one query and reports can be matched to catalogue items through their members.
+   * The caller owns what is returned: fresh objects, each returned once, whose top-level fields the
+   * gateway rewrites in place.
    */
   fetchResults(patient: LocalPatient, types: readonly ResultType[], opts: FetchOptions): Promise<Partial<HospitalResults>>;
   /**

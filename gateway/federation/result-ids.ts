@@ -19,16 +19,18 @@ export const CONFIDENTIALITY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-
 const RESTRICTED: Coding = { system: CONFIDENTIALITY_SYSTEM, code: 'R', display: 'restricted' };
 
 /**
- * A copy of an adapter's resource in gateway form: gateway ids and references, the regional patient
- * as subject, `meta.source` naming the hospital, and `R` when the catalog item is sensitive. Only
- * the top-level fields changed here are copied, so adapter-held objects are never mutated.
+ * An adapter's resource put in gateway form, in place: gateway ids and references, the regional
+ * patient as subject, `meta.source` naming the hospital, and `R` when the catalog item is
+ * sensitive. Adapters hand over fresh objects the caller owns (HospitalAdapter), so only top-level
+ * fields are replaced here, never nested objects an adapter might share between resources; no
+ * copy is made, because this runs on every result of every search.
  */
 export function toGatewayForm<T extends ResultResource>(
   resource: T,
   hospitalId: string,
   opts: { publicBaseUrl: string; patientId: string; sensitive: boolean },
 ): T {
-  const out = { ...resource } as T;
+  const out = resource;
   out.id = gatewayId(hospitalId, resource.id ?? '');
   const meta: Meta = { ...(resource.meta ?? {}), source: `${opts.publicBaseUrl}/Organization/${hospitalId}` };
   delete meta.versionId;
@@ -37,23 +39,41 @@ export function toGatewayForm<T extends ResultResource>(
   }
   out.meta = meta;
   out.subject = { reference: `Patient/${opts.patientId}` };
-  if (out.extension) out.extension = [...out.extension];
-  const rewrite = <R extends Reference<any>>(ref: R | undefined): R | undefined => {
-    if (!ref?.reference) return ref;
-    const m = /^(?:.*\/)?(Observation|DiagnosticReport|ImagingStudy)\/([^/]+)$/.exec(ref.reference);
-    return m ? ({ ...ref, reference: `${m[1]}/${gatewayId(hospitalId, m[2])}` } as R) : ref;
-  };
   if (resource.resourceType === 'DiagnosticReport') {
     const dr = out as DiagnosticReport;
-    if (dr.result) dr.result = dr.result.map((r) => rewrite(r)!);
-    if (dr.imagingStudy) dr.imagingStudy = dr.imagingStudy.map((r) => rewrite(r)!);
+    if (dr.result) dr.result = rewriteAll(dr.result, hospitalId);
+    if (dr.imagingStudy) dr.imagingStudy = rewriteAll(dr.imagingStudy, hospitalId);
   } else if (resource.resourceType === 'Observation') {
     const o = out as Observation;
-    if (o.hasMember) o.hasMember = o.hasMember.map((r) => rewrite(r)!);
-    if (o.derivedFrom) o.derivedFrom = o.derivedFrom.map((r) => rewrite(r)!);
+    if (o.hasMember) o.hasMember = rewriteAll(o.hasMember, hospitalId);
+    if (o.derivedFrom) o.derivedFrom = rewriteAll(o.derivedFrom, hospitalId);
   }
-  for (const field of HOSPITAL_ONLY_REFERENCES[resource.resourceType]) delete (out as unknown as Record<string, unknown>)[field];
+  const fields = HOSPITAL_ONLY_REFERENCES[resource.resourceType];
+  for (let i = 0; i < fields.length; i++) {
+    if (fields[i] in out) delete (out as unknown as Record<string, unknown>)[fields[i]];
+  }
   return out;
+}
+
+const RESULT_TYPES_IN_REFERENCES = new Set(['Observation', 'DiagnosticReport', 'ImagingStudy']);
+
+/** References to results, given as gateway ids (new Reference objects: the old may be shared). */
+function rewriteAll<R extends Reference<any>>(refs: R[], hospitalId: string): R[] {
+  const out = new Array<R>(refs.length);
+  for (let i = 0; i < refs.length; i++) out[i] = rewriteReference(refs[i], hospitalId);
+  return out;
+}
+
+/** `Observation/5`, `…/fhir/Observation/5` → `Observation/<hospital>.5`; anything else unchanged. */
+function rewriteReference<R extends Reference<any>>(ref: R, hospitalId: string): R {
+  const value = ref?.reference;
+  if (!value) return ref;
+  const last = value.lastIndexOf('/');
+  if (last <= 0 || last === value.length - 1) return ref;
+  const typeStart = value.lastIndexOf('/', last - 1) + 1;
+  const type = value.slice(typeStart, last);
+  if (!RESULT_TYPES_IN_REFERENCES.has(type)) return ref;
+  return { ...ref, reference: `${type}/${gatewayId(hospitalId, value.slice(last + 1))}` };
 }
 
 /**

@@ -4,7 +4,7 @@ import { AccessRecord } from '../context';
 import { notFound, serviceUnavailable } from '../fhir/outcomes';
 import type { Services } from '../services';
 import { readFormBody, readJsonBody, parseParams } from './request-body';
-import { errorResponse, send } from './respond';
+import { errorResponse, prepare, send } from './respond';
 import type { FhirRequest, FhirResponse, Route } from './route';
 import { errorForLog } from '../log-safe';
 
@@ -17,23 +17,8 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
   const { auth, audit, log, metrics, clock, config } = services;
   const routeLabel = route ? route.path : 'unmatched';
   const limiter = services.rateLimiter;
-  return async (req: Request, res: Response) => {
-    const started = process.hrtime.bigint();
-    const requestId = randomUUID();
-    const qIndex = req.originalUrl.indexOf('?');
-    const fr: FhirRequest = {
-      method: req.method,
-      params: (req.params ?? {}) as Record<string, string>,
-      query: qIndex >= 0 ? parseParams(req.originalUrl.slice(qIndex + 1)) : Object.create(null),
-      body: undefined,
-      headers: req.headers as Record<string, string | undefined>,
-      record: new AccessRecord(requestId),
-      originalUrl: req.originalUrl,
-      remoteAddress: req.socket.remoteAddress,
-    };
-    fr.record.interaction = route?.interaction ?? 'unknown';
-    fr.record.resourceType = route?.resourceType;
-    let response: FhirResponse;
+  /** The handler's answer, or the OperationOutcome of what it threw. */
+  const answer = async (fr: FhirRequest, req: Request): Promise<FhirResponse> => {
     try {
       if (!route) {
         // Name the caller in the audit trail when it sent a usable token; the answer is 404 either way.
@@ -53,33 +38,54 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
         fr.body = Object.fromEntries(Object.entries(form).map(([k, v]) => [k, v.length === 1 ? v[0] : v]));
         if (route.interaction === 'search-type') for (const [k, v] of Object.entries(form)) (fr.query[k] ??= []).push(...v);
       }
-      response = await route.handler(fr);
+      return await route.handler(fr);
     } catch (e) {
-      response = errorResponse(e, log, config.canonicalBase, requestId);
+      return errorResponse(e, log, config.canonicalBase, fr.record.requestId);
     }
+  };
+  return async (req: Request, res: Response) => {
+    const started = process.hrtime.bigint();
+    const requestId = randomUUID();
+    const qIndex = req.originalUrl.indexOf('?');
+    const fr: FhirRequest = {
+      method: req.method,
+      params: (req.params ?? {}) as Record<string, string>,
+      query: qIndex >= 0 ? parseParams(req.originalUrl.slice(qIndex + 1)) : Object.create(null),
+      body: undefined,
+      headers: req.headers as Record<string, string | undefined>,
+      record: new AccessRecord(requestId),
+      originalUrl: req.originalUrl,
+      remoteAddress: req.socket.remoteAddress,
+    };
+    fr.record.interaction = route?.interaction ?? 'unknown';
+    fr.record.resourceType = route?.resourceType;
+    // The answer is serialised as soon as the handler returns: its objects are garbage before the
+    // audit commit is waited for (64 answers in flight otherwise survive into the old generation).
+    let prepared = prepare(await answer(fr, req));
     if (!route || route.audited) {
       try {
         await audit.recordRequest({
           route,
           req: fr,
-          status: response.status ?? 200,
+          status: prepared.status,
           requester: fr.requester,
           claimedClientId: fr.record.claimedClientId,
           at: clock.now(),
         });
       } catch (e) {
         log.error({ requestId, err: errorForLog(e) }, 'audit write failed');
-        response = errorResponse(
+        const refused = errorResponse(
           serviceUnavailable('The access could not be recorded in the audit trail; no data was returned', 'audit-unavailable'),
           log,
           config.canonicalBase,
           requestId,
         );
-        response.headers = { ...response.headers, 'Retry-After': '5' };
+        refused.headers = { ...refused.headers, 'Retry-After': '5' };
+        prepared = prepare(refused);
       }
     }
-    send(res, response, requestId);
-    const status = String(response.status ?? 200);
+    send(res, prepared, requestId);
+    const status = String(prepared.status);
     metrics.httpRequests.inc({ method: req.method, route: routeLabel, status });
     metrics.httpDuration.observe({ method: req.method, route: routeLabel }, Number(process.hrtime.bigint() - started) / 1e9);
   };

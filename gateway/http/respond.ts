@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ERROR_CODE_SYSTEM_PATH, isOperationOutcomeError, serverError } from '../fhir/outcomes';
 import type { FhirResponse } from './route';
 import { errorForLog } from '../log-safe';
+import { jsonBytes } from './json-bytes';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -24,16 +25,28 @@ export function errorResponse(e: unknown, log: Logger, canonicalBase: string, re
   return { status: err.status, body: outcome, headers: err.headers };
 }
 
-/** Write a handler's answer: status, content type, headers, body. */
-export function send(res: Response, r: FhirResponse, requestId: string): void {
-  res.status(r.status ?? 200);
-  res.setHeader('X-Request-Id', requestId);
-  for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
+/** An answer ready for the wire: status, headers and the body's bytes. */
+export interface PreparedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer | string;
+}
+
+/**
+ * Serialise a handler's answer. The dispatcher does this before it waits for the audit commit, so
+ * the encoding overlaps the commit and the answer's object graph is garbage before the wait.
+ */
+export function prepare(r: FhirResponse): PreparedResponse {
   if (typeof r.body === 'string') {
-    res.setHeader('Content-Type', r.contentType ?? 'text/plain; charset=utf-8');
-    res.end(r.body);
-    return;
+    return { status: r.status ?? 200, headers: { ...r.headers, 'Content-Type': r.contentType ?? 'text/plain; charset=utf-8' }, body: r.body };
   }
-  res.setHeader('Content-Type', r.contentType ?? FHIR_JSON);
-  res.end(JSON.stringify(r.body));
+  return { status: r.status ?? 200, headers: { ...r.headers, 'Content-Type': r.contentType ?? FHIR_JSON }, body: jsonBytes(r.body) };
+}
+
+/** Write a prepared answer. */
+export function send(res: Response, r: PreparedResponse, requestId: string): void {
+  res.status(r.status);
+  res.setHeader('X-Request-Id', requestId);
+  for (const [k, v] of Object.entries(r.headers)) res.setHeader(k, v);
+  res.end(r.body);
 }

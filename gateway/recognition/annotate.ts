@@ -53,13 +53,31 @@ export function createAnnotator(config: Pick<GatewayConfig, 'hospitals' | 'canon
   const hospitals = recognitionHospitals(config);
   const url = recognitionExtensionUrl(config.canonicalBase);
   const system = recognitionItemSystem(config.canonicalBase);
+  // The `status` and `item` parts are the same for every result with that status or item: built
+  // once and shared (frozen, so no later step can change one result's part under another's).
+  const statusParts = new Map<string, Extension>();
+  const itemParts = new Map<string, Extension>();
+  const statusPart = (status: string) => {
+    let part = statusParts.get(status);
+    if (!part) statusParts.set(status, (part = Object.freeze({ url: 'status', valueCode: status })));
+    return part;
+  };
+  const itemPart = (item: CatalogItem) => {
+    let part = itemParts.get(item.code);
+    if (!part || part.valueCoding?.display !== item.display) {
+      part = Object.freeze({ url: 'item', valueCoding: Object.freeze({ system, code: item.code, display: item.display }) });
+      itemParts.set(item.code, part);
+    }
+    return part;
+  };
   return (resource, item, sourceHospitalId, requesterHospitalId, now) => {
     const verdict = judge(hospitals, resource, item, sourceHospitalId, requesterHospitalId, now);
-    const parts: Extension[] = [{ url: 'status', valueCode: verdict.status }];
-    if (item) parts.push({ url: 'item', valueCoding: { system, code: item.code, display: item.display } });
+    const parts: Extension[] = [statusPart(verdict.status)];
+    if (item) parts.push(itemPart(item));
     if (verdict.validUntil) parts.push({ url: 'validUntil', valueDateTime: verdict.validUntil.toISOString() });
-    const others = resource.extension?.filter((e) => e.url !== url) ?? [];
-    resource.extension = [...others, { url, extension: parts }];
+    const ext: Extension = { url, extension: parts };
+    const existing = resource.extension;
+    resource.extension = existing?.length ? [...existing.filter((e) => e.url !== url), ext] : [ext];
     return verdict;
   };
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createGateway } from '../../gateway/app';
 import { parseConfig } from '../../gateway/config';
 import { silentLogger } from '../../gateway/logger';
@@ -8,6 +9,7 @@ async function main() {
   const config = parseConfig(JSON.parse(readFileSync(process.argv[2], 'utf8')), { env: {} });
   const gateway = await createGateway(config, { log: silentLogger() });
   if (process.env.BENCH_TRACE) trace(gateway.services);
+  if (process.env.BENCH_GC) traceGc();
   const server = gateway.app.listen(0, '127.0.0.1', () => {
     process.stdout.write(JSON.stringify({ port: (server.address() as { port: number }).port, pid: process.pid }) + '\n');
   });
@@ -92,5 +94,24 @@ function trace(services: any) {
   process.on('exit', () => {
     for (const [k, v] of Object.entries(stats)) process.stderr.write(`${k} ${v.n} ${(v.ms / v.n).toFixed(2)} ms\n`);
     process.stderr.write(`event loop lag avg ${(lag / lagN).toFixed(2)} ms\n`);
+  });
+}
+
+/** BENCH_GC=1: time in each kind of garbage collection, printed to stderr at exit (diagnosis only). */
+function traceGc() {
+  const kinds: Record<number, string> = { 1: 'scavenge', 2: 'mark-sweep-compact', 4: 'incremental', 8: 'weak-callbacks', 16: 'minor-mark-sweep' };
+  const byKind: Record<string, { n: number; ms: number }> = {};
+  const t0 = performance.now();
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const k = kinds[(e as any).detail?.kind] ?? String((e as any).detail?.kind);
+      const s = (byKind[k] ??= { n: 0, ms: 0 });
+      s.n++;
+      s.ms += e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  process.on('exit', () => {
+    const wall = performance.now() - t0;
+    for (const [k, v] of Object.entries(byKind)) process.stderr.write(`  gc ${k}: ${v.n} × ${(v.ms / v.n).toFixed(2)} ms = ${((v.ms / wall) * 100).toFixed(1)}% of wall\n`);
   });
 }

@@ -12,8 +12,8 @@
  * The last line printed is one JSON object with every figure. Env: BENCH_DURATION (s, default 10),
  * BENCH_DELAY_MS, BENCH_QUICK=1 (smaller audit bench, for a smoke run). For diagnosis:
  * BENCH_ONLY_SEARCH=1 (stop after the search figures), BENCH_NO_LOAD=1 (stop after the latency at
- * one connection), BENCH_PROFILE=<dir> (CPU profile of the gateway), BENCH_TRACE=1 (per-service
- * and per-SQL timings), BENCH_GW_FLAGS="<node flags>" (extra flags for the gateway process),
+ * one connection), BENCH_PROFILE=<dir> (CPU profiles of the gateway and the bare fan-out), BENCH_TRACE=1 (per-service
+ * and per-SQL timings), BENCH_GC=1 (time in each kind of garbage collection), BENCH_GW_FLAGS="<node flags>" (extra flags for the gateway process),
  * BENCH_DUMP=<prefix> (writes one answer of each side, to compare), BENCH_PG_SCHEMA=<schema>
  * (the gateway on PostgreSQL at TEST_DATABASE_URL).
  */
@@ -35,7 +35,7 @@ const PUBLIC = 'http://gateway.bench.local';
 const HERE = __dirname;
 
 function child(file: string, env: Record<string, string> = {}, args: string[] = []): Promise<{ proc: ChildProcess; info: any }> {
-  const prof = process.env.BENCH_PROFILE && file === 'bench-gateway.ts' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const prof = process.env.BENCH_PROFILE && (file === 'bench-gateway.ts' || file === 'bench-baseline.ts') ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   // The gateway runs as deployed (README "Operations"): a bounded heap, so V8 collects before it grows.
   const heap = file === 'bench-gateway.ts' ? [`--max-old-space-size=${process.env.BENCH_GATEWAY_HEAP_MB ?? 192}`, ...(process.env.BENCH_GW_FLAGS ? process.env.BENCH_GW_FLAGS.split(" ") : [])] : [];
   const proc = spawn(process.execPath, [...prof, ...heap, '--import', 'tsx', path.join(HERE, file), ...args], {
@@ -78,10 +78,10 @@ const pct = (xs: number[], p: number) => {
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
 /** CPU seconds a process has used (user + system), from /proc. */
-function cpuSeconds(pid: number): number {
+function cpuSeconds(pid: number, which: 'all' | 'system' = 'all'): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return ((which === 'all' ? Number(f[11]) : 0) + Number(f[12])) / 100;
   } catch {
     return 0;
   }
@@ -90,18 +90,20 @@ function cpuSeconds(pid: number): number {
 async function load(url: string, headers: Record<string, string>, connections: number, pid?: number, others: number[] = []) {
   let maxRss = 0;
   const cpu0 = pid ? cpuSeconds(pid) : 0;
-  const others0 = others.map(cpuSeconds);
+  const sys0 = pid ? cpuSeconds(pid, 'system') : 0;
+  const others0 = others.map((p) => cpuSeconds(p));
   const own0 = process.cpuUsage();
   const timer = pid ? setInterval(() => (maxRss = Math.max(maxRss, rssMb(pid))), 200) : undefined;
   const result = await autocannon({ url, headers, connections, duration: DURATION, pipelining: 1 });
   if (timer) clearInterval(timer);
   if (result.non2xx) throw new Error(`${url}: ${result.non2xx} non-2xx answers under load`);
   const cpu = pid ? (cpuSeconds(pid) - cpu0) / DURATION : 0;
+  const sys = pid ? (cpuSeconds(pid, 'system') - sys0) / DURATION : 0;
   const own = process.cpuUsage(own0);
   // what else the machine spent: the hospitals' process(es) and the load generator (this process)
   const othersCpu = others.map((p, i) => (cpuSeconds(p) - others0[i]) / DURATION);
   const loaderCpu = (own.user + own.system) / 1e6 / DURATION;
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, maxRss, cpu, othersCpu, loaderCpu };
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, maxRss, cpu, sys, othersCpu, loaderCpu };
 }
 
 async function main() {
@@ -197,6 +199,8 @@ async function main() {
     figures.rssMb = r2(gLoad.maxRss);
     figures.gatewayCpuCores = r2(gLoad.cpu);
     figures.baselineCpuCores = r2(bLoad.cpu);
+    figures.gatewaySystemCpuCores = r2(gLoad.sys);
+    figures.baselineSystemCpuCores = r2(bLoad.sys);
     figures.hospitalsCpuCoresUnderGateway = r2(gLoad.othersCpu[0]);
     figures.hospitalsCpuCoresUnderBaseline = r2(bLoad.othersCpu[0]);
     figures.loaderCpuCoresGateway = r2(gLoad.loaderCpu);
@@ -273,7 +277,11 @@ async function main() {
     Object.assign(figures, await runAuditBench(QUICK ? { events: 20_000, searchEvents: 100_000 } : {}));
   } finally {
     for (const p of procs) p.stdin?.end();
-    await new Promise((r) => setTimeout(r, 300));
+    // a profiled gateway needs a moment to write its profile on the way out
+    await Promise.race([
+      Promise.all(procs.map((p) => (p.exitCode !== null ? null : new Promise((r) => p.once('exit', r))))),
+      new Promise((r) => setTimeout(r, process.env.BENCH_PROFILE ? 10_000 : 300)),
+    ]);
     for (const p of procs) p.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
