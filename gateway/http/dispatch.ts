@@ -4,7 +4,7 @@ import { AccessRecord } from '../context';
 import { notFound, serviceUnavailable } from '../fhir/outcomes';
 import type { Services } from '../services';
 import { readFormBody, readJsonBody, parseParams } from './request-body';
-import { errorResponse, prepare, send } from './respond';
+import { errorResponse, prepare, send, type PreparedResponse } from './respond';
 import type { FhirRequest, FhirResponse, Route } from './route';
 import { errorForLog } from '../log-safe';
 
@@ -43,6 +43,14 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
       return errorResponse(e, log, config.canonicalBase, fr.record.requestId);
     }
   };
+  /** A body that cannot be serialised (a bug) still gets an OperationOutcome, never Express's page. */
+  const prepareSafely = (response: FhirResponse): PreparedResponse => {
+    try {
+      return prepare(response);
+    } catch (e) {
+      return prepare(errorResponse(e, log, config.canonicalBase, 'serialise'));
+    }
+  };
   return async (req: Request, res: Response) => {
     const started = process.hrtime.bigint();
     const requestId = randomUUID();
@@ -59,21 +67,32 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
     };
     fr.record.interaction = route?.interaction ?? 'unknown';
     fr.record.resourceType = route?.resourceType;
-    // The answer is serialised as soon as the handler returns: its objects are garbage before the
-    // audit commit is waited for (64 answers in flight otherwise survive into the old generation).
-    let prepared = prepare(await answer(fr, req));
+    const response = await answer(fr, req);
+    let prepared: PreparedResponse;
     if (!route || route.audited) {
-      try {
-        await audit.recordRequest({
+      // settled into a value at once: a refusal must not count as unhandled while the answer is serialised
+      const failure = audit
+        .recordRequest({
           route,
           req: fr,
-          status: prepared.status,
+          status: response.status ?? 200,
           requester: fr.requester,
           claimedClientId: fr.record.claimedClientId,
           at: clock.now(),
-        });
-      } catch (e) {
-        log.error({ requestId, err: errorForLog(e) }, 'audit write failed');
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => ({ e }),
+        );
+      // The answer is serialised while its audit record is being committed: the main thread is
+      // free during the commit's waits on the database, and the answer's objects are garbage
+      // before the wait (64 answers in flight would otherwise survive into the old generation).
+      // The yield lets the commit reach the database first.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      prepared = prepareSafely(response);
+      const failed = await failure;
+      if (failed) {
+        log.error({ requestId, err: errorForLog(failed.e) }, 'audit write failed');
         const refused = errorResponse(
           serviceUnavailable('The access could not be recorded in the audit trail; no data was returned', 'audit-unavailable'),
           log,
@@ -83,6 +102,8 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
         refused.headers = { ...refused.headers, 'Retry-After': '5' };
         prepared = prepare(refused);
       }
+    } else {
+      prepared = prepareSafely(response);
     }
     send(res, prepared, requestId);
     const status = String(prepared.status);

@@ -280,7 +280,7 @@ async function main() {
     // a profiled gateway needs a moment to write its profile on the way out
     await Promise.race([
       Promise.all(procs.map((p) => (p.exitCode !== null ? null : new Promise((r) => p.once('exit', r))))),
-      new Promise((r) => setTimeout(r, process.env.BENCH_PROFILE ? 10_000 : 300)),
+      new Promise((r) => setTimeout(r, process.env.BENCH_PROFILE || process.env.BENCH_TRACE || process.env.BENCH_GC ? 10_000 : 300)),
     ]);
     for (const p of procs) p.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
