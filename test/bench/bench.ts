@@ -226,7 +226,10 @@ async function main() {
     procs.push(gwHang.proc);
     const hangBase = `http://127.0.0.1:${gwHang.info.port}`;
     const hangBearer = { authorization: `Bearer ${await token(client, hangBase)}` };
-    await sequential(`${hangBase}/Organization`, hangBearer, 20); // warm the process; the first search is the first ever for this resident
+    // Warm the process as a deployed one is (the search path compiled by the JIT) with another
+    // resident's search; the measured searches are then the first ever for this resident.
+    await sequential(`${hangBase}/Organization`, hangBearer, 20);
+    await sequential(`${hangBase}/DiagnosticReport?patient.identifier=${NATIONAL_ID_SYSTEM}|${HEAVY_NID}`, hangBearer, 2);
     const hang = await sequential(`${hangBase}/DiagnosticReport?patient.identifier=${NATIONAL_ID_SYSTEM}|${LIGHT_NID}`, hangBearer, 3);
     figures.hangingHospitalTimeoutMs = 500;
     figures.hangingHospitalCostMs = r2(Math.max(...hang));
