@@ -73,7 +73,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const hospitals = new Map<string, HospitalEntry>();
   const callers = new Map<string, HospitalCaller>();
   for (const h of config.hospitals) {
-    const adapter = makeAdapter(h, { log: log.child({ hospital: h.id }), metrics });
+    const adapter = makeAdapter(h, { log, metrics }); // the factory binds the hospital and adapter kind to the log
     hospitals.set(h.id, { config: h, adapter });
     callers.set(h.id, new HospitalCaller(h.id, adapter, h.timeoutMs ?? config.hospitalTimeoutMs, metrics, log, opts.circuit ?? DEFAULT_CIRCUIT));
   }

@@ -77,7 +77,7 @@ export class FhirAdapter implements HospitalAdapter {
         this.healthy = false;
         this.lastError = { message: `${err.kind}: ${err.message}`, at: new Date().toISOString() };
       }
-      this.opts.log.debug({ hospital: this.hospitalId, kind: err.kind }, 'fhir hospital call failed');
+      this.opts.log.debug({ kind: err.kind }, 'fhir hospital call failed');
       throw err;
     }
   }
@@ -92,7 +92,7 @@ export class FhirAdapter implements HospitalAdapter {
       const next = bundle.link?.find((l) => l.relation === 'next')?.url;
       if (!next) break;
       if (page >= this.maxPages) {
-        this.opts.log.warn({ hospital: this.hospitalId, resourceType, pages: page }, 'fhir hospital search truncated at maxPages');
+        this.opts.log.warn({ resourceType, pages: page }, 'fhir hospital search truncated at maxPages');
         break;
       }
       if (!this.sameOrigin(next)) throw new AdapterError('the hospital sent a next link outside its base URL', 'exception');

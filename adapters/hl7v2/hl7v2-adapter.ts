@@ -162,7 +162,7 @@ export class Hl7v2Adapter implements HospitalAdapter {
       this.index.replaceFile(name, []);
       this.lastRejected = name;
       this.opts.metrics?.hl7FilesRejected.inc({ hospital: this.hospitalId });
-      this.opts.log.warn({ hospital: this.hospitalId, file: name, reason }, 'hl7v2 file rejected');
+      this.opts.log.warn({ file: name, reason }, 'hl7v2 file rejected');
       return true;
     }
     this.files.set(name, { ...pick(info), ok: true });
@@ -172,7 +172,7 @@ export class Hl7v2Adapter implements HospitalAdapter {
 
   private fail(message: string): void {
     this.lastError = { message, at: new Date().toISOString() };
-    this.opts.log.warn({ hospital: this.hospitalId, reason: message }, 'hl7v2 inbox problem');
+    this.opts.log.warn({ reason: message }, 'hl7v2 inbox problem');
   }
 
   async findPatient(nationalId: string, _opts: FetchOptions): Promise<LocalPatient | null> {

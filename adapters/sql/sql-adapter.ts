@@ -72,7 +72,7 @@ export class SqlAdapter implements HospitalAdapter {
     // the config is frozen; knex keeps and may amend what it is given
     const conn = structuredClone(this.opts.config.connection) as Knex.Config & { client: string };
     // knex logs to the console by default, sometimes with SQL text: keep it in our log, without text
-    const quiet = (level: string) => () => this.opts.log.debug({ hospital: this.hospitalId }, `knex ${level} (details withheld)`);
+    const quiet = (level: string) => () => this.opts.log.debug(`knex ${level} (details withheld)`);
     this.db = knex({
       ...(conn.client === 'sqlite3' ? { useNullAsDefault: true } : { pool: { min: 0, max: 10 } }),
       ...conn,
@@ -106,7 +106,7 @@ export class SqlAdapter implements HospitalAdapter {
       if (err.kind !== 'timeout') {
         this.healthy = false;
         this.lastError = { message: err.message, at: new Date().toISOString() };
-        this.opts.log.warn({ hospital: this.hospitalId, kind: err.kind, reason: err.message }, 'sql adapter query failed');
+        this.opts.log.warn({ kind: err.kind, reason: err.message }, 'sql adapter query failed');
       }
       throw err;
     }
