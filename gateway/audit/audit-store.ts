@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Db } from '../storage/db';
 import { ChainVerifier, GENESIS_HASH, linkRows, type AuditRow, type AuditRowContent, type ChainFault } from './hash-chain';
+import { CHAIN_MOVED } from './migration';
 
 /**
  * The audit store on knex (SQLite and PostgreSQL alike): chained appends, verification, search and
@@ -31,16 +32,16 @@ async function readHead(q: Knex | Knex.Transaction): Promise<ChainHead> {
 }
 
 /**
- * Appends rows at the end of the chain in one transaction. The chain-head row is UPDATEd first:
- * that takes its row lock on PostgreSQL and the database write lock on SQLite, so concurrent
- * appenders (other connections, other gateway instances) queue there and each links onto the head
- * the previous one committed. Resolves after COMMIT: the rows are durable.
+ * Appends rows at the end of the chain; resolves once they are durable. The database moves the
+ * chain head: a trigger (migration 006) checks that each row links onto the head and moves it, or
+ * refuses the statement, so concurrent appenders (other connections, other gateway instances)
+ * serialise on the head row and none can fork the chain.
  *
  * `expected` is the head this writer committed last. The rows are linked onto it beforehand and
- * the head moves only if it is still there: one conditional UPDATE both takes the lock and checks,
- * so the usual append is BEGIN, UPDATE, INSERT, COMMIT. Every round trip is on the latency of the
- * request being audited. When another instance appended in between, the UPDATE changes nothing
- * and the append reads the head under the lock (RETURNING) and links again.
+ * stored with one INSERT, atomic on its own: every statement is on the latency of the request
+ * being audited (SQLite's driver spends two thread-pool hops on each). When another instance
+ * appended in between, the trigger refuses the INSERT; the append then takes the head's lock in a
+ * transaction (its row lock on PostgreSQL, the write lock on SQLite), reads it, and links again.
  */
 export async function appendRows(
   db: Db,
@@ -49,19 +50,18 @@ export async function appendRows(
 ): Promise<AuditRow[]> {
   if (!contents.length) return [];
   const link = (head: { seq: number; hash: string }) => linkRows(head.seq, head.hash, contents as Omit<AuditRowContent, 'seq'>[]);
-  /** Moves the head to the last of `rows`, only from `from` when given; the number of rows moved. */
-  const moveHead = (trx: Knex.Transaction, rows: AuditRow[], from?: { seq: number; hash: string }) => {
-    const last = rows[rows.length - 1];
-    return trx(HEAD).where({ id: 1, ...(from ? { seq: from.seq, hash: from.hash } : {}) }).update({ seq: last.seq, hash: last.hash });
-  };
-  return db.transaction(async (trx) => {
-    let rows = expected ? link(expected) : undefined;
-    if (rows && (await moveHead(trx, rows, expected)) !== 1) rows = undefined;
-    if (!rows) {
-      const [locked] = await trx(HEAD).where({ id: 1 }).update({ seq: trx.ref('seq') }, HEAD_COLUMNS);
-      rows = link(toHead(locked));
-      await moveHead(trx, rows);
+  if (expected && contents.length <= INSERT_CHUNK) {
+    const rows = link(expected);
+    try {
+      await db(EVENTS).insert(rows);
+      return rows;
+    } catch (e) {
+      if (!String((e as Error)?.message).includes(CHAIN_MOVED)) throw e;
     }
+  }
+  return db.transaction(async (trx) => {
+    const [locked] = await trx(HEAD).where({ id: 1 }).update({ seq: trx.ref('seq') }, HEAD_COLUMNS);
+    const rows = link(toHead(locked));
     for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
       await trx(EVENTS).insert(rows.slice(i, i + INSERT_CHUNK));
     }

@@ -1,10 +1,11 @@
+import type { Knex } from 'knex';
 import type { Migration } from '../storage/migration';
 import { GENESIS_HASH } from './hash-chain';
 
 /**
  * The audit store (API.md §7): one row per AuditEvent, chained by SHA-256 (see hash-chain.ts), and
- * one chain-head row that every append updates first, so appends from several gateway instances
- * serialise on it (a row lock on PostgreSQL, the write lock on SQLite).
+ * one chain-head row that every append moves, so appends from several gateway instances serialise
+ * on it (a row lock on PostgreSQL, the write lock on SQLite); since 006 a trigger moves it.
  *
  * `seq` is assigned by the writer (head.seq + 1 …) inside that transaction, never by the database:
  * it is part of the hashed content. `bigIncrements` is used only because it makes `seq` the rowid on
@@ -52,3 +53,51 @@ export const auditMigration: Migration = {
     await db.schema.dropTable('audit_events');
   },
 };
+
+/** The message the chain-head trigger refuses with; appendRows recognises it on both databases. */
+export const CHAIN_MOVED = 'audit chain head moved';
+const TRIGGER = 'audit_events_link';
+
+const isPostgres = (db: Knex) => /^(pg|postgres)/.test(String(db.client.config.client));
+
+/**
+ * The database keeps the chain head itself: before each event row is inserted, a trigger checks
+ * that the row links onto the head (seq = head + 1, prev_hash = head hash) and moves the head to it,
+ * or refuses the whole statement. So an append is one INSERT, atomic on its own (no BEGIN, head
+ * UPDATE and COMMIT round trips on the latency of the request being audited), appenders on several
+ * instances still serialise on the head row, and a row added behind the gateway's back that does
+ * not link onto the head is refused. Trigger syntax differs between the two databases, so this is
+ * the one place with a statement for each; the application code around it is the same knex.
+ */
+export const auditChainTriggerMigration: Migration = {
+  name: '006-audit-chain-trigger',
+  async up(db) {
+    if (isPostgres(db)) {
+      await db.raw(`CREATE OR REPLACE FUNCTION ${TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          UPDATE audit_chain_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1 AND seq = NEW.seq - 1 AND hash = NEW.prev_hash;
+          IF NOT FOUND THEN RAISE EXCEPTION '${CHAIN_MOVED}'; END IF;
+          RETURN NEW;
+        END $$`);
+      await db.raw(`CREATE TRIGGER ${TRIGGER} BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION ${TRIGGER}()`);
+    } else {
+      await db.raw(`CREATE TRIGGER ${TRIGGER} BEFORE INSERT ON audit_events BEGIN
+          SELECT RAISE(ABORT, '${CHAIN_MOVED}') WHERE NOT EXISTS (SELECT 1 FROM audit_chain_head WHERE id = 1 AND seq = NEW.seq - 1 AND hash = NEW.prev_hash);
+          UPDATE audit_chain_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1;
+        END`);
+    }
+  },
+  async down(db) {
+    await dropChainTrigger(db);
+  },
+};
+
+/** Removes the chain-head trigger (the down migration; tests use it to act as an intruder with schema rights). */
+export async function dropChainTrigger(db: Knex): Promise<void> {
+  if (isPostgres(db)) {
+    await db.raw(`DROP TRIGGER IF EXISTS ${TRIGGER} ON audit_events`);
+    await db.raw(`DROP FUNCTION IF EXISTS ${TRIGGER}()`);
+  } else {
+    await db.raw(`DROP TRIGGER IF EXISTS ${TRIGGER}`);
+  }
+}

@@ -70,29 +70,21 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
     const response = await answer(fr, req);
     let prepared: PreparedResponse;
     if (!route || route.audited) {
-      // settled into a value at once: a refusal must not count as unhandled while the answer is serialised
-      const failure = audit
-        .recordRequest({
+      // Serialised before the audit wait: the answer's objects are garbage during it (64 answers in
+      // flight would otherwise survive into the old generation), and the commit's round trips to
+      // the database thread are not held up behind the encoding.
+      prepared = prepareSafely(response);
+      try {
+        await audit.recordRequest({
           route,
           req: fr,
           status: response.status ?? 200,
           requester: fr.requester,
           claimedClientId: fr.record.claimedClientId,
           at: clock.now(),
-        })
-        .then(
-          () => undefined,
-          (e: unknown) => ({ e }),
-        );
-      // The answer is serialised while its audit record is being committed: the main thread is
-      // free during the commit's waits on the database, and the answer's objects are garbage
-      // before the wait (64 answers in flight would otherwise survive into the old generation).
-      // The yield lets the commit reach the database first.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      prepared = prepareSafely(response);
-      const failed = await failure;
-      if (failed) {
-        log.error({ requestId, err: errorForLog(failed.e) }, 'audit write failed');
+        });
+      } catch (e) {
+        log.error({ requestId, err: errorForLog(e) }, 'audit write failed');
         const refused = errorResponse(
           serviceUnavailable('The access could not be recorded in the audit trail; no data was returned', 'audit-unavailable'),
           log,

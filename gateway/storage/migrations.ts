@@ -2,7 +2,7 @@ import type { Migration } from './migration';
 import { patientIndexMigration } from '../patient-index/migration';
 import { authMigration } from '../auth/migration';
 import { consentMigration } from '../../consent/migration';
-import { auditMigration } from '../audit/migration';
+import { auditChainTriggerMigration, auditMigration } from '../audit/migration';
 import { recognitionMigration } from '../recognition/migration';
 
 /** Every schema change, in the order applied. Append only: a released migration is never edited. */
@@ -12,4 +12,5 @@ export const migrations: Migration[] = [
   consentMigration,
   auditMigration,
   recognitionMigration,
+  auditChainTriggerMigration,
 ];

@@ -3,6 +3,7 @@ import { auditBuildContext, createAuditService, toAuditRow } from '../../../gate
 import { buildAuditEvents } from '../../../gateway/audit/audit-event';
 import { appendRows } from '../../../gateway/audit/audit-store';
 import { GENESIS_HASH, chainHash, type AuditRow } from '../../../gateway/audit/hash-chain';
+import { CHAIN_MOVED, dropChainTrigger } from '../../../gateway/audit/migration';
 import { isOperationOutcomeError } from '../../../gateway/fhir/outcomes';
 import type { FhirResponse, Route } from '../../../gateway/http/route';
 import type { AuditService } from '../../../gateway/services';
@@ -161,13 +162,30 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
       expect(await verify(audit)).toMatchObject({ valid: false, firstInvalid: ids[9], problem: 'deleted' });
     });
 
-    test('a row inserted after the head', async () => {
+    // The rows below are added behind the gateway's back. The database refuses any that does not
+    // link onto the chain head; an intruder with schema rights drops that trigger first.
+    test('a row that does not link onto the head is refused by the database itself', async () => {
+      const r = await t.db('audit_events').where({ seq: 4 }).first();
+      await expect(t.db('audit_events').insert({ ...r, seq: 13, id: 'forged-0' })).rejects.toThrow(CHAIN_MOVED);
+      await expect(t.db('audit_events').insert({ ...r, seq: 0, id: 'forged-0' })).rejects.toThrow(CHAIN_MOVED);
+      expect(await verify(audit)).toMatchObject({ valid: true, checked: 12 });
+    });
+
+    test('a row that links onto the head with a made-up hash moves the head, and is named', async () => {
+      const last = await t.db('audit_events').where({ seq: 12 }).first();
+      await t.db('audit_events').insert({ ...last, seq: 13, id: 'forged-1', prev_hash: last.hash, hash: 'f'.repeat(64) });
+      expect(await verify(audit)).toMatchObject({ valid: false, firstInvalid: 'forged-1', problem: 'edited' });
+    });
+
+    test('a row inserted after the head (trigger dropped)', async () => {
+      await dropChainTrigger(t.db);
       const last = await t.db('audit_events').where({ seq: 12 }).first();
       await t.db('audit_events').insert({ ...last, seq: 13, id: 'forged-1', prev_hash: last.hash, hash: 'f'.repeat(64) });
       expect(await verify(audit)).toMatchObject({ valid: false, firstInvalid: 'forged-1', problem: 'inserted' });
     });
 
-    test('a row inserted in the place of a deleted one', async () => {
+    test('a row inserted in the place of a deleted one (trigger dropped)', async () => {
+      await dropChainTrigger(t.db);
       const r = await t.db('audit_events').where({ seq: 4 }).first();
       await t.db('audit_events').where({ seq: 4 }).delete();
       const forged = { ...r, id: 'forged-2', patient_id: 'someone-else' };
@@ -175,7 +193,8 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
       expect(await verify(audit)).toMatchObject({ valid: false, firstInvalid: ids[4], problem: 'relinked' });
     });
 
-    test('a row inserted below the start of the chain', async () => {
+    test('a row inserted below the start of the chain (trigger dropped)', async () => {
+      await dropChainTrigger(t.db);
       const r = await t.db('audit_events').where({ seq: 1 }).first();
       await t.db('audit_events').insert({ ...r, seq: 0, id: 'forged-3' });
       expect(await verify(audit)).toMatchObject({ valid: false, firstInvalid: 'forged-3', problem: 'inserted' });
