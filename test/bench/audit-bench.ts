@@ -21,7 +21,7 @@ import { buildAuditEvents } from '../../gateway/audit/audit-event';
 import { auditBuildContext, createAuditService, toAuditRow } from '../../gateway/audit/audit-service';
 import { appendRows, chainHead } from '../../gateway/audit/audit-store';
 import type { AuditRowContent } from '../../gateway/audit/hash-chain';
-import { createDb, migrate, type Db } from '../../gateway/storage/db';
+import { closeReader, createDb, createReader, migrate, type Db } from '../../gateway/storage/db';
 import type { AuditService } from '../../gateway/services';
 import { auditor, auditTestConfig, auditTestDeps, clinician, request, searchEntry } from '../unit/audit/audit-fixtures';
 
@@ -84,7 +84,7 @@ export async function fillAuditStore(db: Db, total: number): Promise<void> {
 /** $verify in a fresh child process: its seconds and its peak RSS. */
 function verifyInChild(filename: string): Promise<{ seconds: number; rssMb: number; valid: boolean; checked: number }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', __filename, '--verify-child', filename], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), '--import', 'tsx', __filename, '--verify-child', filename], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
     proc.on('error', reject);
@@ -101,7 +101,9 @@ function verifyInChild(filename: string): Promise<{ seconds: number; rssMb: numb
 
 async function verifyChildMain(filename: string): Promise<void> {
   const db = openDb(filename);
-  const audit = createAuditService(auditTestDeps(db));
+  // as deployed: $verify reads through the reader connections beside the one writer
+  const reader = createReader(db);
+  const audit = createAuditService({ ...auditTestDeps(db), reader });
   const route = audit.routes().find((r) => r.path === '/AuditEvent/$verify')!;
   const started = process.hrtime.bigint();
   const res = await route.handler(request({ url: '/AuditEvent/$verify', requester: auditor(), interaction: '$verify' }));
@@ -109,6 +111,7 @@ async function verifyChildMain(filename: string): Promise<void> {
   const params = (res.body as { parameter: Array<{ name: string; valueBoolean?: boolean; valueInteger?: number }> }).parameter;
   const rssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   await audit.close();
+  await closeReader(reader, db);
   await db.destroy();
   process.stdout.write(
     `${JSON.stringify({
