@@ -70,19 +70,23 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
     const response = await answer(fr, req);
     let prepared: PreparedResponse;
     if (!route || route.audited) {
-      // Serialised before the audit wait: the answer's objects are garbage during it (64 answers in
-      // flight would otherwise survive into the old generation), and the commit's round trips to
-      // the database thread are not held up behind the encoding.
+      const recorded = audit.recordRequest({
+        route,
+        req: fr,
+        status: response.status ?? 200,
+        requester: fr.requester,
+        claimedClientId: fr.record.claimedClientId,
+        at: clock.now(),
+      });
+      recorded.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+      // The answer is serialised while its audit record is stored: one yield lets the INSERT reach
+      // the database's thread first, so the encoding runs during the commit instead of before it
+      // (measured: ~1 ms less at one connection). Its objects are then garbage during the wait,
+      // rather than 64 answers in flight surviving into the old generation.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       prepared = prepareSafely(response);
       try {
-        await audit.recordRequest({
-          route,
-          req: fr,
-          status: response.status ?? 200,
-          requester: fr.requester,
-          claimedClientId: fr.record.claimedClientId,
-          at: clock.now(),
-        });
+        await recorded;
       } catch (e) {
         log.error({ requestId, err: errorForLog(e) }, 'audit write failed');
         const refused = errorResponse(
