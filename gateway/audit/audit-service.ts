@@ -42,8 +42,9 @@ export function auditBuildContext(config: GatewayConfig): AuditBuildContext {
 export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions = {}): AuditService {
   const { db, reader, config, log, metrics } = deps;
   const ctx = auditBuildContext(config);
-  // The head this process committed last: appendRows links onto it without reading it first, and
-  // checks under the lock that no other instance moved it (then it reads the head after all).
+  // The head this process committed last: appendRows links onto it without reading it first; the
+  // database's chain-head trigger refuses the rows if another instance moved it meanwhile, and
+  // appendRows then reads the head under its lock and links again.
   let lastHead: { seq: number; hash: string } | undefined;
   const writer = new GroupCommitWriter<Omit<AuditRowContent, 'seq'>>(async (rows) => {
     const done = metrics.auditWriteDuration.startTimer();

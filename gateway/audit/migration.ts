@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Migration } from '../storage/migration';
+import { isSqlite, type Migration } from '../storage/migration';
 import { GENESIS_HASH } from './hash-chain';
 
 /**
@@ -58,8 +58,6 @@ export const auditMigration: Migration = {
 export const CHAIN_MOVED = 'audit chain head moved';
 const TRIGGER = 'audit_events_link';
 
-const isPostgres = (db: Knex) => /^(pg|postgres)/.test(String(db.client.config.client));
-
 /**
  * The database keeps the chain head itself: before each event row is inserted, a trigger checks
  * that the row links onto the head (seq = head + 1, prev_hash = head hash) and moves the head to it,
@@ -72,20 +70,20 @@ const isPostgres = (db: Knex) => /^(pg|postgres)/.test(String(db.client.config.c
 export const auditChainTriggerMigration: Migration = {
   name: '006-audit-chain-trigger',
   async up(db) {
-    if (isPostgres(db)) {
-      await db.raw(`CREATE OR REPLACE FUNCTION ${TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          UPDATE audit_chain_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1 AND seq = NEW.seq - 1 AND hash = NEW.prev_hash;
-          IF NOT FOUND THEN RAISE EXCEPTION '${CHAIN_MOVED}'; END IF;
-          RETURN NEW;
-        END $$`);
-      await db.raw(`CREATE TRIGGER ${TRIGGER} BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION ${TRIGGER}()`);
-    } else {
+    if (isSqlite(db)) {
       await db.raw(`CREATE TRIGGER ${TRIGGER} BEFORE INSERT ON audit_events BEGIN
           SELECT RAISE(ABORT, '${CHAIN_MOVED}') WHERE NOT EXISTS (SELECT 1 FROM audit_chain_head WHERE id = 1 AND seq = NEW.seq - 1 AND hash = NEW.prev_hash);
           UPDATE audit_chain_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1;
         END`);
+      return;
     }
+    await db.raw(`CREATE OR REPLACE FUNCTION ${TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE audit_chain_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1 AND seq = NEW.seq - 1 AND hash = NEW.prev_hash;
+        IF NOT FOUND THEN RAISE EXCEPTION '${CHAIN_MOVED}'; END IF;
+        RETURN NEW;
+      END $$`);
+    await db.raw(`CREATE TRIGGER ${TRIGGER} BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION ${TRIGGER}()`);
   },
   async down(db) {
     await dropChainTrigger(db);
@@ -94,10 +92,10 @@ export const auditChainTriggerMigration: Migration = {
 
 /** Removes the chain-head trigger (the down migration; tests use it to act as an intruder with schema rights). */
 export async function dropChainTrigger(db: Knex): Promise<void> {
-  if (isPostgres(db)) {
-    await db.raw(`DROP TRIGGER IF EXISTS ${TRIGGER} ON audit_events`);
-    await db.raw(`DROP FUNCTION IF EXISTS ${TRIGGER}()`);
-  } else {
+  if (isSqlite(db)) {
     await db.raw(`DROP TRIGGER IF EXISTS ${TRIGGER}`);
+    return;
   }
+  await db.raw(`DROP TRIGGER IF EXISTS ${TRIGGER} ON audit_events`);
+  await db.raw(`DROP FUNCTION IF EXISTS ${TRIGGER}()`);
 }

@@ -1,5 +1,5 @@
 import type { Coding, DiagnosticReport, ImagingStudy, Meta, Observation, Reference } from '@medplum/fhirtypes';
-import type { ResultResource, ResultType } from '../../adapters/adapter';
+import { RESULT_TYPES, type ResultResource, type ResultType } from '../../adapters/adapter';
 
 /**
  * Gateway ids name their hospital: `<hospital id>.<local id>` (hospital ids never contain a dot,
@@ -30,38 +30,34 @@ export function toGatewayForm<T extends ResultResource>(
   hospitalId: string,
   opts: { publicBaseUrl: string; patientId: string; sensitive: boolean },
 ): T {
-  const out = resource;
-  out.id = gatewayId(hospitalId, resource.id ?? '');
+  resource.id = gatewayId(hospitalId, resource.id ?? '');
   const meta: Meta = { ...(resource.meta ?? {}), source: `${opts.publicBaseUrl}/Organization/${hospitalId}` };
   delete meta.versionId;
   if (opts.sensitive && !meta.security?.some((s) => s.system === CONFIDENTIALITY_SYSTEM && s.code === 'R')) {
     meta.security = [...(meta.security ?? []), RESTRICTED];
   }
-  out.meta = meta;
-  out.subject = { reference: `Patient/${opts.patientId}` };
+  resource.meta = meta;
+  resource.subject = { reference: `Patient/${opts.patientId}` };
   if (resource.resourceType === 'DiagnosticReport') {
-    const dr = out as DiagnosticReport;
+    const dr = resource as DiagnosticReport;
     if (dr.result) dr.result = rewriteAll(dr.result, hospitalId);
     if (dr.imagingStudy) dr.imagingStudy = rewriteAll(dr.imagingStudy, hospitalId);
   } else if (resource.resourceType === 'Observation') {
-    const o = out as Observation;
+    const o = resource as Observation;
     if (o.hasMember) o.hasMember = rewriteAll(o.hasMember, hospitalId);
     if (o.derivedFrom) o.derivedFrom = rewriteAll(o.derivedFrom, hospitalId);
   }
-  const fields = HOSPITAL_ONLY_REFERENCES[resource.resourceType];
-  for (let i = 0; i < fields.length; i++) {
-    if (fields[i] in out) delete (out as unknown as Record<string, unknown>)[fields[i]];
+  for (const field of HOSPITAL_ONLY_REFERENCES[resource.resourceType]) {
+    if (field in resource) delete (resource as unknown as Record<string, unknown>)[field];
   }
-  return out;
+  return resource;
 }
 
-const RESULT_TYPES_IN_REFERENCES = new Set(['Observation', 'DiagnosticReport', 'ImagingStudy']);
+const RESULT_TYPE_NAMES: ReadonlySet<string> = new Set(RESULT_TYPES);
 
 /** References to results, given as gateway ids (new Reference objects: the old may be shared). */
 function rewriteAll<R extends Reference<any>>(refs: R[], hospitalId: string): R[] {
-  const out = new Array<R>(refs.length);
-  for (let i = 0; i < refs.length; i++) out[i] = rewriteReference(refs[i], hospitalId);
-  return out;
+  return refs.map((ref) => rewriteReference(ref, hospitalId));
 }
 
 /** `Observation/5`, `…/fhir/Observation/5` → `Observation/<hospital>.5`; anything else unchanged. */
@@ -72,7 +68,7 @@ function rewriteReference<R extends Reference<any>>(ref: R, hospitalId: string):
   if (last <= 0 || last === value.length - 1) return ref;
   const typeStart = value.lastIndexOf('/', last - 1) + 1;
   const type = value.slice(typeStart, last);
-  if (!RESULT_TYPES_IN_REFERENCES.has(type)) return ref;
+  if (!RESULT_TYPE_NAMES.has(type)) return ref;
   return { ...ref, reference: `${type}/${gatewayId(hospitalId, value.slice(last + 1))}` };
 }
 

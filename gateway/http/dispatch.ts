@@ -44,11 +44,11 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
     }
   };
   /** A body that cannot be serialised (a bug) still gets an OperationOutcome, never Express's page. */
-  const prepareSafely = (response: FhirResponse): PreparedResponse => {
+  const prepareSafely = (response: FhirResponse, requestId: string): PreparedResponse => {
     try {
       return prepare(response);
     } catch (e) {
-      return prepare(errorResponse(e, log, config.canonicalBase, 'serialise'));
+      return prepare(errorResponse(e, log, config.canonicalBase, requestId));
     }
   };
   return async (req: Request, res: Response) => {
@@ -84,7 +84,7 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
       // (measured: ~1 ms less at one connection). Its objects are then garbage during the wait,
       // rather than 64 answers in flight surviving into the old generation.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      prepared = prepareSafely(response);
+      prepared = prepareSafely(response, requestId);
       try {
         await recorded;
       } catch (e) {
@@ -99,7 +99,7 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
         prepared = prepare(refused);
       }
     } else {
-      prepared = prepareSafely(response);
+      prepared = prepareSafely(response, requestId);
     }
     send(res, prepared, requestId);
     const status = String(prepared.status);

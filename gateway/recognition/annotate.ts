@@ -2,7 +2,7 @@ import type { Extension } from '@medplum/fhirtypes';
 import type { ResultResource } from '../../adapters/adapter';
 import type { GatewayConfig } from '../config';
 import type { CatalogItem } from '../services';
-import { recognitionStatus, resultTime, type RecognitionHospital, type RecognitionVerdict } from './recognition-status';
+import { RECOGNITION_STATUSES, recognitionStatus, resultTime, type RecognitionHospital, type RecognitionVerdict } from './recognition-status';
 
 /**
  * The recognition extension every result carries (API.md §6):
@@ -55,24 +55,16 @@ export function createAnnotator(config: Pick<GatewayConfig, 'hospitals' | 'canon
   const system = recognitionItemSystem(config.canonicalBase);
   // The `status` and `item` parts are the same for every result with that status or item: built
   // once and shared (frozen, so no later step can change one result's part under another's).
-  const statusParts = new Map<string, Extension>();
-  const itemParts = new Map<string, Extension>();
-  const statusPart = (status: string) => {
-    let part = statusParts.get(status);
-    if (!part) statusParts.set(status, (part = Object.freeze({ url: 'status', valueCode: status })));
-    return part;
-  };
+  const statusParts = new Map(RECOGNITION_STATUSES.map((status) => [status, Object.freeze<Extension>({ url: 'status', valueCode: status })]));
+  const itemParts = new WeakMap<CatalogItem, Extension>();
   const itemPart = (item: CatalogItem) => {
-    let part = itemParts.get(item.code);
-    if (!part || part.valueCoding?.display !== item.display) {
-      part = Object.freeze({ url: 'item', valueCoding: Object.freeze({ system, code: item.code, display: item.display }) });
-      itemParts.set(item.code, part);
-    }
+    let part = itemParts.get(item);
+    if (!part) itemParts.set(item, (part = Object.freeze({ url: 'item', valueCoding: Object.freeze({ system, code: item.code, display: item.display }) })));
     return part;
   };
   return (resource, item, sourceHospitalId, requesterHospitalId, now) => {
     const verdict = judge(hospitals, resource, item, sourceHospitalId, requesterHospitalId, now);
-    const parts: Extension[] = [statusPart(verdict.status)];
+    const parts: Extension[] = [statusParts.get(verdict.status)!];
     if (item) parts.push(itemPart(item));
     if (verdict.validUntil) parts.push({ url: 'validUntil', valueDateTime: verdict.validUntil.toISOString() });
     const ext: Extension = { url, extension: parts };

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
+import { isSqlite } from './migration';
 import { migrations } from './migrations';
 
 export type Db = Knex;
@@ -8,7 +9,7 @@ export type Db = Knex;
 /**
  * A knex instance for the gateway's own store. SQLite is the embedded default; PostgreSQL the
  * scale-out store. The same code runs on both: nothing here or elsewhere is written for one only,
- * beyond the connection set-up below.
+ * beyond the connection set-up below and the audit chain-head trigger (audit/migration.ts).
  */
 export function createDb(config: { client: string; connection?: unknown; [k: string]: unknown }): Db {
   if (config.client === 'sqlite3') {
@@ -48,9 +49,8 @@ const SQLITE_READERS = 3;
  * for both the reader is the writer itself. Close it with {@link closeReader}.
  */
 export function createReader(db: Db): Db {
-  const config = db.client.config as Knex.Config & { connection?: { filename?: string } };
-  const filename = config.connection?.filename;
-  if (config.client !== 'sqlite3' || !filename || filename === ':memory:' || filename.startsWith('file:')) return db;
+  const filename = (db.client.config as { connection?: { filename?: string } }).connection?.filename;
+  if (!isSqlite(db) || !filename || filename === ':memory:' || filename.startsWith('file:')) return db;
   return knex({
     client: 'sqlite3',
     useNullAsDefault: true,
