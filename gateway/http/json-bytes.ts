@@ -11,22 +11,48 @@
 const PIECE_CHARS = 16_384;
 
 export function jsonBytes(body: unknown): Buffer {
+  return Buffer.concat([...jsonPieces(body)]);
+}
+
+/**
+ * The same bytes, giving the event loop a turn between pieces. Why: the dispatcher serialises an
+ * answer while its audit INSERT runs, and node-sqlite3 runs a statement as several steps on its
+ * thread pool (prepare, run, finalize), each started from the main thread. Serialising in one go
+ * held the later steps back until it was done; with a turn between pieces the INSERT moves on
+ * while the answer is encoded (measured: the wait for the commit after encoding fell from ~1.3 ms
+ * to ~0.2 ms at one connection).
+ */
+export async function jsonBytesYielding(body: unknown): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  // the generator is lazy: each piece is encoded after the turn before it, the first one included
+  for (const pieces = jsonPieces(body); ; ) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const next = pieces.next();
+    if (next.done) break;
+    parts.push(next.value);
+  }
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}
+
+/** The body's JSON in pieces of about PIECE_CHARS characters (a non-Bundle body in one piece). */
+function* jsonPieces(body: unknown): Generator<Buffer> {
   const entries = bundleEntries(body);
-  if (!entries) return Buffer.from(JSON.stringify(body) ?? 'null', 'utf8');
+  if (!entries) {
+    yield Buffer.from(JSON.stringify(body) ?? 'null', 'utf8');
+    return;
+  }
   const { entry: _entry, ...rest } = body as { entry: unknown[] };
   const head = JSON.stringify(rest);
-  const parts: Buffer[] = [Buffer.from(head === '{}' ? '{"entry":[' : `${head.slice(0, -1)},"entry":[`, 'utf8')];
-  let piece = '';
+  let piece = head === '{}' ? '{"entry":[' : `${head.slice(0, -1)},"entry":[`;
   for (let i = 0; i < entries.length; i++) {
     // inside an array JSON.stringify writes what it cannot represent (undefined, functions) as null
     piece += (i ? ',' : '') + (JSON.stringify(entries[i]) ?? 'null');
     if (piece.length >= PIECE_CHARS) {
-      parts.push(Buffer.from(piece, 'utf8'));
+      yield Buffer.from(piece, 'utf8');
       piece = '';
     }
   }
-  parts.push(Buffer.from(`${piece}]}`, 'utf8'));
-  return Buffer.concat(parts);
+  yield Buffer.from(`${piece}]}`, 'utf8');
 }
 
 /** The entries of a Bundle whose `entry` is a plain array written as the last member, else undefined. */

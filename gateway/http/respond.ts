@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ERROR_CODE_SYSTEM_PATH, isOperationOutcomeError, serverError } from '../fhir/outcomes';
 import type { FhirResponse } from './route';
 import { errorForLog } from '../log-safe';
-import { jsonBytes } from './json-bytes';
+import { jsonBytes, jsonBytesYielding } from './json-bytes';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -37,10 +37,19 @@ export interface PreparedResponse {
  * the encoding overlaps the commit and the answer's object graph is garbage before the wait.
  */
 export function prepare(r: FhirResponse): PreparedResponse {
-  if (typeof r.body === 'string') {
-    return { status: r.status ?? 200, headers: { ...r.headers, 'Content-Type': r.contentType ?? 'text/plain; charset=utf-8' }, body: r.body };
-  }
-  return { status: r.status ?? 200, headers: { ...r.headers, 'Content-Type': r.contentType ?? FHIR_JSON }, body: jsonBytes(r.body) };
+  if (typeof r.body === 'string') return prepared(r, r.body);
+  return prepared(r, jsonBytes(r.body));
+}
+
+/** {@link prepare}, giving the event loop turns while it encodes (see jsonBytesYielding). */
+export async function prepareYielding(r: FhirResponse): Promise<PreparedResponse> {
+  if (typeof r.body === 'string') return prepared(r, r.body);
+  return prepared(r, await jsonBytesYielding(r.body));
+}
+
+function prepared(r: FhirResponse, body: Buffer | string): PreparedResponse {
+  const contentType = r.contentType ?? (typeof body === 'string' ? 'text/plain; charset=utf-8' : FHIR_JSON);
+  return { status: r.status ?? 200, headers: { ...r.headers, 'Content-Type': contentType }, body };
 }
 
 /** Write a prepared answer. */
