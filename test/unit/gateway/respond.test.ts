@@ -24,6 +24,7 @@ describe.each([
   });
 
   test('a body JSON cannot encode fails, for the dispatcher to answer with an OperationOutcome', async () => {
-    await expect(prep({ body: { resourceType: 'Bundle', entry: [{ n: 1n }] } })).rejects.toThrow(TypeError);
+    const body = { resourceType: 'Bundle', entry: [{ n: 1n }] } as unknown as FhirResponse['body'];
+    await expect(prep({ body })).rejects.toThrow(TypeError);
   });
 });
