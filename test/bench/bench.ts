@@ -14,6 +14,7 @@
  * BENCH_ONLY_SEARCH=1 (stop after the search figures), BENCH_NO_LOAD=1 (stop after the latency at
  * one connection), BENCH_PROFILE=<dir> (CPU profiles of the gateway and the bare fan-out), BENCH_TRACE=1 (per-service
  * and per-SQL timings), BENCH_GC=1 (time in each kind of garbage collection), BENCH_GW_FLAGS="<node flags>" (extra flags for the gateway process),
+ * BENCH_PHASES=1 (when each side's upstream calls went out and came back, and when it answered),
  * BENCH_DUMP=<prefix> (writes one answer of each side, to compare), BENCH_PG_SCHEMA=<schema>
  * (the gateway on PostgreSQL at TEST_DATABASE_URL).
  */
@@ -38,7 +39,8 @@ function child(file: string, env: Record<string, string> = {}, args: string[] = 
   const prof = process.env.BENCH_PROFILE && (file === 'bench-gateway.ts' || file === 'bench-baseline.ts') ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   // The gateway runs as deployed (README "Operations"): a bounded heap, so V8 collects before it grows.
   const heap = file === 'bench-gateway.ts' ? [`--max-old-space-size=${process.env.BENCH_GATEWAY_HEAP_MB ?? 192}`, ...(process.env.BENCH_GW_FLAGS ? process.env.BENCH_GW_FLAGS.split(" ") : [])] : [];
-  const proc = spawn(process.execPath, [...prof, ...heap, '--import', 'tsx', path.join(HERE, file), ...args], {
+  const phases = process.env.BENCH_PHASES && (file === 'bench-gateway.ts' || file === 'bench-baseline.ts') ? ['--import', path.join(HERE, 'phase-trace.ts')] : [];
+  const proc = spawn(process.execPath, [...prof, ...heap, '--import', 'tsx', ...phases, path.join(HERE, file), ...args], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -284,7 +286,7 @@ async function main() {
     // a profiled gateway needs a moment to write its profile on the way out
     await Promise.race([
       Promise.all(procs.map((p) => (p.exitCode !== null ? null : new Promise((r) => p.once('exit', r))))),
-      new Promise((r) => setTimeout(r, process.env.BENCH_PROFILE || process.env.BENCH_TRACE || process.env.BENCH_GC ? 10_000 : 300)),
+      new Promise((r) => setTimeout(r, process.env.BENCH_PROFILE || process.env.BENCH_TRACE || process.env.BENCH_GC || process.env.BENCH_PHASES ? 10_000 : 300)),
     ]);
     for (const p of procs) p.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
