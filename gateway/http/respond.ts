@@ -32,16 +32,17 @@ export interface PreparedResponse {
   body: Buffer | string;
 }
 
-/**
- * Serialise a handler's answer. The dispatcher does this before it waits for the audit commit, so
- * the encoding overlaps the commit and the answer's object graph is garbage before the wait.
- */
+/** Serialise a handler's answer (unaudited answers and the OperationOutcomes of failures). */
 export function prepare(r: FhirResponse): PreparedResponse {
   if (typeof r.body === 'string') return prepared(r, r.body);
   return prepared(r, jsonBytes(r.body));
 }
 
-/** {@link prepare}, giving the event loop turns while it encodes (see jsonBytesYielding). */
+/**
+ * {@link prepare}, giving the event loop turns while it encodes (see jsonBytesYielding). The
+ * dispatcher runs it while the answer's audit record is committed, so the encoding overlaps the
+ * commit and the answer's object graph is garbage before the wait.
+ */
 export async function prepareYielding(r: FhirResponse): Promise<PreparedResponse> {
   if (typeof r.body === 'string') return prepared(r, r.body);
   return prepared(r, await jsonBytesYielding(r.body));
