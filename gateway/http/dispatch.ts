@@ -44,14 +44,7 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
     }
   };
   /** A body that cannot be serialised (a bug) still gets an OperationOutcome, never Express's page. */
-  const prepareSafely = (response: FhirResponse, requestId: string): PreparedResponse => {
-    try {
-      return prepare(response);
-    } catch (e) {
-      return prepare(errorResponse(e, log, config.canonicalBase, requestId));
-    }
-  };
-  const prepareSafelyYielding = (response: FhirResponse, requestId: string): Promise<PreparedResponse> =>
+  const prepareSafely = (response: FhirResponse, requestId: string): Promise<PreparedResponse> =>
     prepareYielding(response).catch((e) => prepare(errorResponse(e, log, config.canonicalBase, requestId)));
   return async (req: Request, res: Response) => {
     const started = process.hrtime.bigint();
@@ -70,37 +63,35 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
     fr.record.interaction = route?.interaction ?? 'unknown';
     fr.record.resourceType = route?.resourceType;
     const response = await answer(fr, req);
-    let prepared: PreparedResponse;
-    if (!route || route.audited) {
-      const recorded = audit.recordRequest({
-        route,
-        req: fr,
-        status: response.status ?? 200,
-        requester: fr.requester,
-        claimedClientId: fr.record.claimedClientId,
-        at: clock.now(),
-      });
-      recorded.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-      // The answer is serialised while its audit record is stored, in pieces with a turn of the
-      // event loop before each, so the INSERT's steps on the database thread go on meanwhile
-      // (jsonBytesYielding). Its objects are then garbage during the wait, rather than 64 answers
-      // in flight surviving into the old generation.
-      prepared = await prepareSafelyYielding(response, requestId);
-      try {
-        await recorded;
-      } catch (e) {
-        log.error({ requestId, err: errorForLog(e) }, 'audit write failed');
-        const refused = errorResponse(
-          serviceUnavailable('The access could not be recorded in the audit trail; no data was returned', 'audit-unavailable'),
-          log,
-          config.canonicalBase,
-          requestId,
-        );
-        refused.headers = { ...refused.headers, 'Retry-After': '5' };
-        prepared = prepare(refused);
-      }
-    } else {
-      prepared = prepareSafely(response, requestId);
+    const recorded =
+      !route || route.audited
+        ? audit.recordRequest({
+            route,
+            req: fr,
+            status: response.status ?? 200,
+            requester: fr.requester,
+            claimedClientId: fr.record.claimedClientId,
+            at: clock.now(),
+          })
+        : undefined;
+    recorded?.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    // The answer is serialised while its audit record is stored, in pieces with a turn of the event
+    // loop before each, so the INSERT's steps on the database thread go on meanwhile
+    // (jsonBytesYielding). Its objects are then garbage during the wait, rather than 64 answers in
+    // flight surviving into the old generation.
+    let prepared = await prepareSafely(response, requestId);
+    try {
+      await recorded;
+    } catch (e) {
+      log.error({ requestId, err: errorForLog(e) }, 'audit write failed');
+      const refused = errorResponse(
+        serviceUnavailable('The access could not be recorded in the audit trail; no data was returned', 'audit-unavailable'),
+        log,
+        config.canonicalBase,
+        requestId,
+      );
+      refused.headers = { ...refused.headers, 'Retry-After': '5' };
+      prepared = prepare(refused);
     }
     send(res, prepared, requestId);
     const status = String(prepared.status);

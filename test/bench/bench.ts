@@ -36,10 +36,11 @@ const PUBLIC = 'http://gateway.bench.local';
 const HERE = __dirname;
 
 function child(file: string, env: Record<string, string> = {}, args: string[] = []): Promise<{ proc: ChildProcess; info: any }> {
-  const prof = process.env.BENCH_PROFILE && (file === 'bench-gateway.ts' || file === 'bench-baseline.ts') ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const measuredSide = file === 'bench-gateway.ts' || file === 'bench-baseline.ts';
+  const prof = process.env.BENCH_PROFILE && measuredSide ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   // The gateway runs as deployed (README "Operations"): a bounded heap, so V8 collects before it grows.
   const heap = file === 'bench-gateway.ts' ? [`--max-old-space-size=${process.env.BENCH_GATEWAY_HEAP_MB ?? 192}`, ...(process.env.BENCH_GW_FLAGS ? process.env.BENCH_GW_FLAGS.split(" ") : [])] : [];
-  const phases = process.env.BENCH_PHASES && (file === 'bench-gateway.ts' || file === 'bench-baseline.ts') ? ['--import', path.join(HERE, 'phase-trace.ts')] : [];
+  const phases = process.env.BENCH_PHASES && measuredSide ? ['--import', path.join(HERE, 'phase-trace.ts')] : [];
   const proc = spawn(process.execPath, [...prof, ...heap, '--import', 'tsx', ...phases, path.join(HERE, file), ...args], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
