@@ -1,0 +1,99 @@
+import http from 'node:http';
+import { jsonBytes } from '../../gateway/http/json-bytes';
+
+/**
+ * Child process of `npm run bench`: the least any gateway honouring API.md §4 must do per search,
+ * to frame the throughput target. Like the bare fan-out it has no auth, consent, audit, mapping,
+ * sorting or validation; unlike it, it asks each hospital through fhir-kit-client (the design
+ * card's FHIR client, as the gateway's adapter does) with a per-hospital deadline, and answers in
+ * the contract's form: gateway ids and references, the regional patient as subject, `meta.source`,
+ * the recognition extension on every result, `fullUrl` and `search.mode` on every entry. The
+ * extension is one shared object here; the gateway judges it per result.
+ */
+const urls: string[] = JSON.parse(process.env.BENCH_URLS ?? '[]');
+const PUBLIC = 'http://gateway.bench.local';
+const CANONICAL = 'https://hie.xzq.example/fhir';
+const PATIENT = 'Patient/6b88fc03-be14-48f8-b826-a1af0547a433';
+const RECOGNITION = [
+  {
+    url: `${CANONICAL}/StructureDefinition/recognition`,
+    extension: [
+      { url: 'status', valueCode: 'grade-below' },
+      { url: 'item', valueCoding: { system: `${CANONICAL}/CodeSystem/recognition-item`, code: 'CBC', display: '血常规' } },
+    ],
+  },
+];
+
+type Resource = { resourceType: string; id: string; [k: string]: unknown };
+type Entry = { resource?: Resource; search?: { mode?: string } };
+
+async function main() {
+  const { Client } = await import('fhir-kit-client');
+  const clients = urls.map((baseUrl) => new Client({ baseUrl }));
+
+  async function ask(i: number, patientParam: string): Promise<Entry[]> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 3000);
+    try {
+      const bundle = (await clients[i].search({
+        resourceType: 'DiagnosticReport',
+        searchParams: { patient: `${patientParam}-h${i}`, _include: 'DiagnosticReport:result' },
+        options: { signal: controller.signal },
+      })) as { entry?: Entry[] };
+      return bundle.entry ?? [];
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function gatewayForm(r: Resource, hospital: string): Resource {
+    r.id = `${hospital}.${r.id}`;
+    r.subject = { reference: PATIENT };
+    r.meta = { source: `${PUBLIC}/Organization/${hospital}` };
+    const result = r.result as Array<{ reference: string }> | undefined;
+    if (result) r.result = result.map((ref) => ({ reference: `Observation/${hospital}.${ref.reference.split('/').pop()}` }));
+    r.extension = RECOGNITION;
+    return r;
+  }
+
+  const server = http.createServer((req, res) => {
+    const which = (req.url ?? '').includes('heavy') ? 'ph' : 'pl';
+    Promise.all(urls.map((_, i) => ask(i, which))).then(
+      (answers) => {
+        const entry = answers.flatMap((entries, i) =>
+          entries
+            .filter((e) => e.resource)
+            .map((e) => {
+              const resource = gatewayForm(e.resource!, `h${i}`);
+              return { fullUrl: `${PUBLIC}/${resource.resourceType}/${resource.id}`, resource, search: { mode: e.search?.mode ?? 'match' } };
+            }),
+        );
+        const self = `${PUBLIC}/DiagnosticReport?patient=x&_include=DiagnosticReport%3Aresult&_count=50`;
+        const body = {
+          resourceType: 'Bundle',
+          type: 'searchset',
+          total: entry.filter((e) => e.search.mode === 'match').length,
+          link: [
+            { relation: 'self', url: self },
+            { relation: 'first', url: self },
+          ],
+          entry,
+        };
+        res.writeHead(200, { 'content-type': 'application/fhir+json' });
+        // the gateway's own encoder (entry by entry; see json-bytes.ts), the fastest measured here
+        res.end(jsonBytes(body));
+      },
+      () => {
+        res.writeHead(502);
+        res.end();
+      },
+    );
+  });
+  server.keepAliveTimeout = 65_000;
+  server.listen(0, '127.0.0.1', () => {
+    process.stdout.write(JSON.stringify({ port: (server.address() as { port: number }).port, pid: process.pid }) + '\n');
+  });
+  process.stdin.resume();
+  process.stdin.on('end', () => process.exit(0));
+}
+void main();
