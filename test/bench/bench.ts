@@ -104,13 +104,15 @@ async function load(url: string, headers: Record<string, string>, connections: n
   const result = await autocannon({ url, headers, connections, duration: seconds, pipelining: 1 });
   if (timer) clearInterval(timer);
   if (result.non2xx) throw new Error(`${url}: ${result.non2xx} non-2xx answers under load`);
-  const cpu = pid ? (cpuSeconds(pid) - cpu0) / seconds : 0;
-  const sys = pid ? (cpuSeconds(pid, 'system') - sys0) / seconds : 0;
+  // per second of the load as autocannon timed it (a little longer than asked for)
+  const elapsed = result.duration;
+  const cpu = pid ? (cpuSeconds(pid) - cpu0) / elapsed : 0;
+  const sys = pid ? (cpuSeconds(pid, 'system') - sys0) / elapsed : 0;
   const own = process.cpuUsage(own0);
   // what else the machine spent: the hospitals' process(es) and the load generator (this process)
-  const othersCpu = others.map((p, i) => (cpuSeconds(p) - others0[i]) / seconds);
-  const loaderCpu = (own.user + own.system) / 1e6 / seconds;
-  return { rps: result.requests.total / result.duration, p99: result.latency.p99, errors: result.errors, maxRss, cpu, sys, othersCpu, loaderCpu };
+  const othersCpu = others.map((p, i) => (cpuSeconds(p) - others0[i]) / elapsed);
+  const loaderCpu = (own.user + own.system) / 1e6 / elapsed;
+  return { rps: result.requests.total / elapsed, p99: result.latency.p99, errors: result.errors, maxRss, cpu, sys, othersCpu, loaderCpu };
 }
 
 /**
