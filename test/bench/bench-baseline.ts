@@ -1,4 +1,4 @@
-import http from 'node:http';
+import { serveSide } from './bench-side';
 
 /**
  * Child process of `npm run bench`: the bare fan-out the gateway is measured against. For each
@@ -21,22 +21,4 @@ async function fanOut(patientParam: string): Promise<unknown> {
   return { resourceType: 'Bundle', type: 'searchset', total: entry.length, entry };
 }
 
-const server = http.createServer((req, res) => {
-  const which = (req.url ?? '').includes('heavy') ? 'ph' : 'pl';
-  fanOut(which).then(
-    (b) => {
-      res.writeHead(200, { 'content-type': 'application/fhir+json' });
-      res.end(JSON.stringify(b));
-    },
-    () => {
-      res.writeHead(502);
-      res.end();
-    },
-  );
-});
-server.keepAliveTimeout = 65_000;
-server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(JSON.stringify({ port: (server.address() as { port: number }).port, pid: process.pid }) + '\n');
-});
-process.stdin.resume();
-process.stdin.on('end', () => process.exit(0));
+serveSide(async (url) => JSON.stringify(await fanOut(url.includes('heavy') ? 'ph' : 'pl')));

@@ -1,5 +1,5 @@
-import http from 'node:http';
 import { jsonBytes } from '../../gateway/http/json-bytes';
+import { serveSide } from './bench-side';
 
 /**
  * Child process of `npm run bench`: the least any gateway honouring API.md §4 must do per search,
@@ -56,44 +56,29 @@ async function main() {
     return r;
   }
 
-  const server = http.createServer((req, res) => {
-    const which = (req.url ?? '').includes('heavy') ? 'ph' : 'pl';
-    Promise.all(urls.map((_, i) => ask(i, which))).then(
-      (answers) => {
-        const entry = answers.flatMap((entries, i) =>
-          entries
-            .filter((e) => e.resource)
-            .map((e) => {
-              const resource = gatewayForm(e.resource!, `h${i}`);
-              return { fullUrl: `${PUBLIC}/${resource.resourceType}/${resource.id}`, resource, search: { mode: e.search?.mode ?? 'match' } };
-            }),
-        );
-        const self = `${PUBLIC}/DiagnosticReport?patient=x&_include=DiagnosticReport%3Aresult&_count=50`;
-        const body = {
-          resourceType: 'Bundle',
-          type: 'searchset',
-          total: entry.filter((e) => e.search.mode === 'match').length,
-          link: [
-            { relation: 'self', url: self },
-            { relation: 'first', url: self },
-          ],
-          entry,
-        };
-        res.writeHead(200, { 'content-type': 'application/fhir+json' });
-        // the gateway's own encoder (entry by entry; see json-bytes.ts), the fastest measured here
-        res.end(jsonBytes(body));
-      },
-      () => {
-        res.writeHead(502);
-        res.end();
-      },
+  serveSide(async (url) => {
+    const answers = await Promise.all(urls.map((_, i) => ask(i, url.includes('heavy') ? 'ph' : 'pl')));
+    const entry = answers.flatMap((entries, i) =>
+      entries
+        .filter((e) => e.resource)
+        .map((e) => {
+          const resource = gatewayForm(e.resource!, `h${i}`);
+          return { fullUrl: `${PUBLIC}/${resource.resourceType}/${resource.id}`, resource, search: { mode: e.search?.mode ?? 'match' } };
+        }),
     );
+    const self = `${PUBLIC}/DiagnosticReport?patient=x&_include=DiagnosticReport%3Aresult&_count=50`;
+    const body = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: entry.filter((e) => e.search.mode === 'match').length,
+      link: [
+        { relation: 'self', url: self },
+        { relation: 'first', url: self },
+      ],
+      entry,
+    };
+    // the gateway's own encoder (entry by entry; see json-bytes.ts), the fastest measured here
+    return jsonBytes(body);
   });
-  server.keepAliveTimeout = 65_000;
-  server.listen(0, '127.0.0.1', () => {
-    process.stdout.write(JSON.stringify({ port: (server.address() as { port: number }).port, pid: process.pid }) + '\n');
-  });
-  process.stdin.resume();
-  process.stdin.on('end', () => process.exit(0));
 }
 void main();
