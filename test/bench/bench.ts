@@ -115,12 +115,7 @@ async function load(url: string, headers: Record<string, string>, connections: n
   return { rps: result.requests.total / elapsed, p99: result.latency.p99, errors: result.errors, maxRss, cpu, sys, othersCpu, loaderCpu };
 }
 
-/**
- * Each side loaded for BENCH_DURATION seconds in all, in LOAD_ROUNDS turns taken in rotation, so
- * that every side sees the same stretches of this shared machine, whose speed drifts by tens of
- * percent within minutes; one long run per side made the ratios follow that drift. Rates and CPU
- * are averaged over the turns; p99 and RSS are the worst turn's.
- */
+/** turns each side is loaded in (see loadInTurns) */
 const LOAD_ROUNDS = 3;
 
 /**
@@ -137,6 +132,12 @@ async function settled(pid: number): Promise<void> {
   }
 }
 
+/**
+ * Each side loaded for BENCH_DURATION seconds in all, in LOAD_ROUNDS turns taken in rotation, so
+ * that every side sees the same stretches of this shared machine, whose speed drifts by tens of
+ * percent within minutes; one long run per side made the ratios follow that drift. Rates and CPU
+ * are averaged over the turns; p99 and RSS are the worst turn's.
+ */
 async function loadInTurns(
   sides: Array<{ url: string; headers: Record<string, string>; pid: number }>,
   connections: number,
