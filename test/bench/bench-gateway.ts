@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Session } from 'node:inspector';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { createGateway } from '../../gateway/app';
 import { parseConfig } from '../../gateway/config';
@@ -10,6 +12,7 @@ async function main() {
   const gateway = await createGateway(config, { log: silentLogger() });
   if (process.env.BENCH_TRACE) trace(gateway.services);
   if (process.env.BENCH_GC) traceGc();
+  if (process.env.BENCH_HEAP) sampleAllocations(process.env.BENCH_HEAP);
   const server = gateway.app.listen(0, '127.0.0.1', () => {
     process.stdout.write(JSON.stringify({ port: (server.address() as { port: number }).port, pid: process.pid }) + '\n');
   });
@@ -114,4 +117,25 @@ function traceGc() {
     const wall = performance.now() - t0;
     for (const [k, v] of Object.entries(byKind)) process.stderr.write(`  gc ${k}: ${v.n} × ${(v.ms / v.n).toFixed(2)} ms = ${((v.ms / wall) * 100).toFixed(1)}% of wall\n`);
   });
+}
+
+/**
+ * BENCH_HEAP=<dir> (diagnosis only): where the gateway allocates, from V8's sampling heap profiler
+ * with the objects garbage collection freed kept in (Node's --heap-prof keeps only those still
+ * alive at exit, which says nothing about what drives the collector). Written when the process
+ * exits as <dir>/gateway.<pid>.heapprofile, which Chrome DevTools' Memory tab opens.
+ */
+function sampleAllocations(dir: string) {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `gateway.${process.pid}.heapprofile`);
+  const session = new Session();
+  session.connect();
+  session.post('HeapProfiler.enable');
+  session.post('HeapProfiler.startSampling', {
+    samplingInterval: 16384,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  } as never);
+  // the in-process session answers synchronously, so this completes inside the exit handler
+  process.on('exit', () => session.post('HeapProfiler.stopSampling', (err, r) => !err && writeFileSync(file, JSON.stringify(r.profile))));
 }

@@ -17,6 +17,7 @@
  * one connection), BENCH_PROFILE=<dir> (CPU profiles of the gateway and the bare fan-out), BENCH_TRACE=1 (per-service
  * and per-SQL timings), BENCH_GC=1 (time in each kind of garbage collection), BENCH_GW_FLAGS="<node flags>" (extra flags for the gateway process),
  * BENCH_PHASES=1 (when each side's upstream calls went out and came back, and when it answered),
+ * BENCH_HEAP=<dir> (where the gateway allocates: sampling heap profiles, collected objects kept),
  * BENCH_DUMP=<prefix> (writes one answer of each side, to compare), BENCH_PG_SCHEMA=<schema>
  * (the gateway on PostgreSQL at TEST_DATABASE_URL).
  */
@@ -357,7 +358,7 @@ async function main() {
     // a profiled gateway needs a moment to write its profile on the way out
     await Promise.race([
       Promise.all(procs.map((p) => (p.exitCode !== null ? null : new Promise((r) => p.once('exit', r))))),
-      new Promise((r) => setTimeout(r, process.env.BENCH_PROFILE || process.env.BENCH_TRACE || process.env.BENCH_GC || process.env.BENCH_PHASES ? 10_000 : 300)),
+      new Promise((r) => setTimeout(r, process.env.BENCH_PROFILE || process.env.BENCH_TRACE || process.env.BENCH_GC || process.env.BENCH_PHASES || process.env.BENCH_HEAP ? 10_000 : 300)),
     ]);
     for (const p of procs) p.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
