@@ -69,12 +69,15 @@ const clientSchema = z.strictObject({
   jwks: z.strictObject({ keys: z.array(jwk).min(1) }),
 });
 
+/** the canonical base of the gateway's own definitions when the configuration names none */
+export const DEFAULT_CANONICAL_BASE = 'https://hie.xzq.example/fhir';
+
 export const configSchema = z
   .strictObject({
     publicBaseUrl: z.url().transform((u) => u.replace(/\/+$/, '')),
     canonicalBase: z
       .url()
-      .default('https://hie.xzq.example/fhir')
+      .default(DEFAULT_CANONICAL_BASE)
       .transform((u) => u.replace(/\/+$/, '')),
     database: knexConfig.default({ client: 'sqlite3', connection: { filename: 'data/gateway.sqlite' } }),
     consent: z.strictObject({ default: z.enum(['deny', 'permit']).default('deny') }).default({ default: 'deny' }),

@@ -1,4 +1,8 @@
+import type { ResultResource } from '../../adapters/adapter';
+import { DEFAULT_CANONICAL_BASE as CANONICAL } from '../../gateway/config';
+import { toGatewayForm } from '../../gateway/federation/result-ids';
 import { jsonBytes } from '../../gateway/http/json-bytes';
+import { recognitionExtensionUrl, recognitionItemSystem } from '../../gateway/recognition/annotate';
 import { serveSide } from './bench-side';
 
 /**
@@ -7,25 +11,25 @@ import { serveSide } from './bench-side';
  * sorting or validation; unlike it, it asks each hospital through fhir-kit-client (the design
  * card's FHIR client, as the gateway's adapter does) with a per-hospital deadline, and answers in
  * the contract's form: gateway ids and references, the regional patient as subject, `meta.source`,
- * the recognition extension on every result, `fullUrl` and `search.mode` on every entry. The
- * extension is one shared object here; the gateway judges it per result.
+ * the recognition extension on every result, `fullUrl` and `search.mode` on every entry. It puts
+ * results in gateway form with the gateway's own toGatewayForm; the extension is one shared object
+ * here, where the gateway judges it per result.
  */
 const urls: string[] = JSON.parse(process.env.BENCH_URLS ?? '[]');
 const PUBLIC = 'http://gateway.bench.local';
-const CANONICAL = 'https://hie.xzq.example/fhir';
-const PATIENT = 'Patient/6b88fc03-be14-48f8-b826-a1af0547a433';
+/** a regional patient id of the gateway's form (a UUID) */
+const PATIENT_ID = '6b88fc03-be14-48f8-b826-a1af0547a433';
 const RECOGNITION = [
   {
-    url: `${CANONICAL}/StructureDefinition/recognition`,
+    url: recognitionExtensionUrl(CANONICAL),
     extension: [
       { url: 'status', valueCode: 'grade-below' },
-      { url: 'item', valueCoding: { system: `${CANONICAL}/CodeSystem/recognition-item`, code: 'CBC', display: '血常规' } },
+      { url: 'item', valueCoding: { system: recognitionItemSystem(CANONICAL), code: 'CBC', display: '血常规' } },
     ],
   },
 ];
 
-type Resource = { resourceType: string; id: string; [k: string]: unknown };
-type Entry = { resource?: Resource; search?: { mode?: string } };
+type Entry = { resource?: ResultResource; search?: { mode?: string } };
 
 async function main() {
   const { Client } = await import('fhir-kit-client');
@@ -46,23 +50,14 @@ async function main() {
     }
   }
 
-  function gatewayForm(r: Resource, hospital: string): Resource {
-    r.id = `${hospital}.${r.id}`;
-    r.subject = { reference: PATIENT };
-    r.meta = { source: `${PUBLIC}/Organization/${hospital}` };
-    const result = r.result as Array<{ reference: string }> | undefined;
-    if (result) r.result = result.map((ref) => ({ reference: `Observation/${hospital}.${ref.reference.split('/').pop()}` }));
-    r.extension = RECOGNITION;
-    return r;
-  }
-
   serveSide(async (url) => {
     const answers = await Promise.all(urls.map((_, i) => ask(i, url.includes('heavy') ? 'ph' : 'pl')));
     const entry = answers.flatMap((entries, i) =>
       entries
         .filter((e) => e.resource)
         .map((e) => {
-          const resource = gatewayForm(e.resource!, `h${i}`);
+          const resource = toGatewayForm(e.resource!, `h${i}`, { publicBaseUrl: PUBLIC, patientId: PATIENT_ID, sensitive: false });
+          resource.extension = RECOGNITION;
           return { fullUrl: `${PUBLIC}/${resource.resourceType}/${resource.id}`, resource, search: { mode: e.search?.mode ?? 'match' } };
         }),
     );
