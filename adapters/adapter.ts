@@ -106,3 +106,11 @@ export function decodeLocalId(id: string): string | null {
   }
   return Buffer.from(bytes).toString('utf8');
 }
+
+/**
+ * What adapters count, handed in by whoever makes them (the gateway passes its Prometheus
+ * counters), so adapters depend on nothing of the gateway's.
+ */
+export interface AdapterMetrics {
+  hl7FilesRejected: { inc(labels: { hospital: string }): void };
+}

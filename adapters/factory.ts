@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
-import type { HospitalConfig } from '../gateway/config';
-import type { Metrics } from '../gateway/metrics';
-import type { HospitalAdapter } from './adapter';
+import type { AdapterMetrics, HospitalAdapter } from './adapter';
+import type { AdapterConfig } from './adapter-config';
 import { FhirAdapter } from './fhir/fhir-adapter';
 import { Hl7v2Adapter } from './hl7v2/hl7v2-adapter';
 import { SqlAdapter } from './sql/sql-adapter';
@@ -10,7 +9,7 @@ import { SqlAdapter } from './sql/sql-adapter';
  * The one place that turns a hospital's `adapter` configuration (API.md §2 "Adapters") into its
  * {@link HospitalAdapter}. Nothing is opened here: call `start()` before use, `close()` at the end.
  */
-export function createAdapter(hospital: HospitalConfig, deps: { log: Logger; metrics: Metrics }): HospitalAdapter {
+export function createAdapter(hospital: { id: string; adapter: AdapterConfig }, deps: { log: Logger; metrics?: AdapterMetrics }): HospitalAdapter {
   const a = hospital.adapter;
   const log = deps.log.child({ hospital: hospital.id, adapter: a.type });
   switch (a.type) {

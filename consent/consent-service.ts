@@ -4,7 +4,7 @@ import type { Requester } from '../gateway/context';
 import { forbidden } from '../gateway/fhir/outcomes';
 import { breakGlassEligible, compileConsents, judgeConsent, type ConsentPolicy, type ResultDecision } from './consent-decision';
 import { createConsentRegistry, type ConsentRegistry } from './consent-registry';
-import { consentRoutes } from './consent-routes';
+import { consentRoutes } from '../gateway/http/routes/consent-routes';
 import { createConsentStore, type ConsentStore } from './consent-store';
 
 /** The consent service with what the demo loader and tools need beside the contract. */

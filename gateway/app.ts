@@ -9,20 +9,21 @@ import type { GatewayConfig, HospitalConfig } from './config';
 import { systemClock, type Clock } from './context';
 import { HospitalCaller, DEFAULT_CIRCUIT, type CircuitOptions } from './federation/hospital-caller';
 import { createResultsService, type FederatedResults } from './federation/results-service';
-import { organizationRoutes } from './fhir/organization-routes';
-import { resultRoutes } from './fhir/results-routes';
+import { organizationRoutes } from './http/routes/organization-routes';
+import { resultRoutes } from './http/routes/result-routes';
 import { createExpressApp } from './http/express-app';
 import { RateLimiter } from './http/rate-limit';
 import type { Route } from './http/route';
 import { createLogger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
-import { opsRoutes } from './ops-routes';
+import { opsRoutes } from './http/routes/ops-routes';
 import { createPatientIndex, type RegionalPatientIndex } from './patient-index/patient-index';
-import { patientRoutes } from './patient-index/patient-routes';
+import { patientRoutes } from './http/routes/patient-routes';
 import { loadCatalog } from './recognition/catalog';
 import { createRecognitionService } from './recognition/recognition-service';
 import type { HospitalEntry, RecognitionService, Services } from './services';
-import { closeReader, createDb, createReader, migrate, type Db } from './storage/db';
+import { migrate } from './migrations';
+import { closeReader, createDb, createReader, type Db } from './storage/db';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require('../package.json').version;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { adapterConfigSchema, knexConfig, type AdapterConfig } from '../adapters/adapter-config';
 
 /**
  * The configuration file of API.md §2: validated once, frozen, the only place that reads
@@ -8,32 +9,6 @@ import { z } from 'zod';
  */
 
 const hospitalId = z.string().regex(/^[a-z0-9-]{2,40}$/, 'must match [a-z0-9-]{2,40}');
-const knexConfig = z
-  .object({ client: z.enum(['sqlite3', 'pg']) })
-  .catchall(z.unknown())
-  .describe('a knex configuration');
-
-const fhirAdapter = z.strictObject({
-  type: z.literal('fhir'),
-  baseUrl: z.url(),
-  codeMap: z.string().optional(),
-});
-const hl7v2Adapter = z.strictObject({
-  type: z.literal('hl7v2'),
-  inbox: z.string().min(1),
-  codeMap: z.string().optional(),
-  /** How often the inbox is scanned for new files (ms); fs.watch is not reliable on every file system. */
-  pollMs: z.number().int().min(50).max(60_000).optional(),
-});
-const sqlAdapter = z.strictObject({
-  type: z.literal('sql'),
-  connection: knexConfig,
-  labView: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/).optional(),
-  imagingView: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/).optional(),
-  codeMap: z.string().optional(),
-});
-export const adapterConfigSchema = z.discriminatedUnion('type', [fhirAdapter, hl7v2Adapter, sqlAdapter]);
-
 export const GRADES = ['3A', '3B', '3C', '2A', '2B', '2C', '1A', '1B', '1C'] as const;
 export const CITIES = { '350200': 'Xiamen', '350600': 'Zhangzhou', '350500': 'Quanzhou' } as const;
 
@@ -127,7 +102,7 @@ export const configSchema = z
 export type GatewayConfig = Readonly<z.output<typeof configSchema>>;
 export type HospitalConfig = GatewayConfig['hospitals'][number];
 export type ClientConfig = GatewayConfig['clients'][number];
-export type AdapterConfig = z.output<typeof adapterConfigSchema>;
+export type { AdapterConfig };
 export type Role = (typeof ROLES)[number];
 export type Grade = (typeof GRADES)[number];
 

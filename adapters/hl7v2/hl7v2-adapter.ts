@@ -3,8 +3,8 @@ import { type FSWatcher, watch } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Metrics } from '../../gateway/metrics';
 import type {
+  AdapterMetrics,
   AdapterStatus,
   FetchOptions,
   HospitalAdapter,
@@ -26,7 +26,7 @@ export interface Hl7v2AdapterOptions {
   /** how often the inbox is scanned, ms (default 1000); fs.watch only makes changes arrive sooner */
   pollMs?: number;
   log: Logger;
-  metrics?: Metrics;
+  metrics?: AdapterMetrics;
 }
 
 const PARALLEL_READS = 16;

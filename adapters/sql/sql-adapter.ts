@@ -1,7 +1,7 @@
 import type { Observation } from '@medplum/fhirtypes';
 import knex, { type Knex } from 'knex';
 import type { Logger } from 'pino';
-import type { AdapterConfig } from '../../gateway/config';
+import type { AdapterConfig } from '../adapter-config';
 import {
   AdapterError,
   type AdapterStatus,

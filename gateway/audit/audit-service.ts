@@ -5,7 +5,7 @@ import { serviceUnavailable } from '../fhir/outcomes';
 import type { AuditEntry, AuditService } from '../services';
 import type { ServiceDeps } from '../service-deps';
 import { buildAuditEvents, type AuditBuildContext } from './audit-event';
-import { auditRoutes } from './audit-routes';
+import { auditRoutes } from '../http/routes/audit-routes';
 import { appendRows } from './audit-store';
 import { GroupCommitWriter } from './group-commit';
 import { storedJson, type AuditRowContent } from './hash-chain';

@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import { isSqlite } from './migration';
-import { migrations } from './migrations';
 
 export type Db = Knex;
 
@@ -70,14 +69,5 @@ export async function closeReader(reader: Db, db: Db): Promise<void> {
   if (reader !== db) await reader.destroy();
 }
 
-/** Apply every migration (idempotent; safe when several instances start together on PostgreSQL). */
-export async function migrate(db: Db): Promise<void> {
-  await db.migrate.latest({ migrationSource: migrationSource, tableName: 'knex_migrations' });
-}
 
-const migrationSource: Knex.MigrationSource<(typeof migrations)[number]> = {
-  getMigrations: async () => migrations,
-  getMigrationName: (m) => m.name,
-  getMigration: async (m) => m,
-};
 

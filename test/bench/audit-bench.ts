@@ -21,7 +21,8 @@ import { buildAuditEvents } from '../../gateway/audit/audit-event';
 import { auditBuildContext, createAuditService, toAuditRow } from '../../gateway/audit/audit-service';
 import { appendRows, chainHead } from '../../gateway/audit/audit-store';
 import type { AuditRowContent } from '../../gateway/audit/hash-chain';
-import { closeReader, createDb, createReader, migrate, type Db } from '../../gateway/storage/db';
+import { migrate } from '../../gateway/migrations';
+import { closeReader, createDb, createReader, type Db } from '../../gateway/storage/db';
 import type { AuditService } from '../../gateway/services';
 import { auditor, auditTestConfig, auditTestDeps, clinician, request, searchEntry } from '../unit/audit/audit-fixtures';
 

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import knex from 'knex';
-import { createDb, migrate, type Db } from '../../gateway/storage/db';
+import { migrate } from '../../gateway/migrations';
+import { createDb, type Db } from '../../gateway/storage/db';
 
 /**
  * The databases every storage-touching suite runs on: a real SQLite file in a temp dir always, and

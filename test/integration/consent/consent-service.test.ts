@@ -1,7 +1,7 @@
 import type { Bundle, Consent } from '@medplum/fhirtypes';
 import { createConsentService, type ExplainingConsentGate, type GatewayConsentService } from '../../../consent/consent-service';
 import { createConsentStore, VersionConflict } from '../../../consent/consent-store';
-import { loadDemoConsents } from '../../../consent/demo-consents';
+import { loadDemoConsents } from '../../../fixtures/demo/demo-consents';
 import { isOperationOutcomeError, type OperationOutcomeError } from '../../../gateway/fhir/outcomes';
 import { createDb, type Db } from '../../../gateway/storage/db';
 import { testDatabases, type TestDb } from '../../support/databases';

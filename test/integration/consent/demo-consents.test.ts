@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createConsentService } from '../../../consent/consent-service';
-import { loadDemoConsents } from '../../../consent/demo-consents';
+import { loadDemoConsents } from '../../../fixtures/demo/demo-consents';
 import { NATIONAL_ID_SYSTEM } from '../../../gateway/patient-index/national-id';
 import { readDemoConsents } from '../../../fixtures/load';
 import { parseConfig } from '../../../gateway/config';

@@ -1,6 +1,6 @@
 import { ConfigError } from '../../../gateway/config';
 import { loadCatalog } from '../../../gateway/recognition/catalog';
-import { loadDemoDecisions, type DemoDecision } from '../../../gateway/recognition/demo-decisions';
+import { loadDemoDecisions, type DemoDecision } from '../../../fixtures/demo/demo-decisions';
 import { testDatabases, type TestDb } from '../../support/databases';
 import { MemoryPatientIndex, testConfig } from './support';
 

@@ -1,18 +1,18 @@
 /**
  * The operator's archiving tool for the audit trail (docs/audit.md §Retention). Not part of the API.
  *
- *   npx tsx gateway/audit/archive-cli.ts --config FILE head
- *   npx tsx gateway/audit/archive-cli.ts --config FILE export --from 1 --to 250000 --out audit-000001-250000.ndjson
- *   npx tsx gateway/audit/archive-cli.ts verify audit-000001-250000.ndjson
- *   npx tsx gateway/audit/archive-cli.ts --config FILE purge audit-000001-250000.ndjson
+ *   npx tsx gateway/cli/audit-archive.ts --config FILE head
+ *   npx tsx gateway/cli/audit-archive.ts --config FILE export --from 1 --to 250000 --out audit-000001-250000.ndjson
+ *   npx tsx gateway/cli/audit-archive.ts verify audit-000001-250000.ndjson
+ *   npx tsx gateway/cli/audit-archive.ts --config FILE purge audit-000001-250000.ndjson
  *
  * DATABASE_URL overrides the configuration's database, as for the gateway.
  */
 import { createWriteStream, readFileSync } from 'node:fs';
 import { loadConfigFile } from '../config';
 import { createDb } from '../storage/db';
-import { chainHead } from './audit-store';
-import { exportAuditRange, purgeArchivedEvents, verifyAuditArchive } from './archive';
+import { chainHead } from '../audit/audit-store';
+import { exportAuditRange, purgeArchivedEvents, verifyAuditArchive } from '../audit/archive';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -29,7 +29,7 @@ async function main(): Promise<number> {
   }
   const configFile = arg('--config');
   if (!configFile || !command) {
-    process.stderr.write('usage: archive-cli.ts --config FILE head|export --from N --to M --out FILE|purge FILE; archive-cli.ts verify FILE\n');
+    process.stderr.write('usage: audit-archive.ts --config FILE head|export --from N --to M --out FILE|purge FILE; audit-archive.ts verify FILE\n');
     return 64;
   }
   const config = loadConfigFile(configFile);

@@ -1,9 +1,9 @@
-import type { GatewayConfig } from './config';
-import { capabilityStatement } from './fhir/capability';
-import type { HospitalCaller } from './federation/hospital-caller';
-import type { Route } from './http/route';
-import type { Metrics } from './metrics';
-import type { Db } from './storage/db';
+import type { GatewayConfig } from '../../config';
+import { capabilityStatement } from './capability';
+import type { HospitalCaller } from '../../federation/hospital-caller';
+import type { Route } from '../route';
+import type { Metrics } from '../../metrics';
+import type { Db } from '../../storage/db';
 
 /**
  * Operations endpoints (API.md §8 and §4 metadata): `/metadata` and `/healthz` are open and hold no

@@ -1,10 +1,10 @@
 import type { Bundle, Consent } from '@medplum/fhirtypes';
-import { searchsetBundle } from '../gateway/fhir/bundle';
-import { badRequest, forbidden, methodNotAllowed, notFound, OperationOutcomeError, outcome } from '../gateway/fhir/outcomes';
-import { checkUnknownParams, single } from '../gateway/fhir/search-params';
-import type { FhirRequest, FhirResponse, Route, RouteAccess } from '../gateway/http/route';
-import { ConsentNotFound, VersionConflict } from './consent-store';
-import type { ConsentRegistry } from './consent-registry';
+import { searchsetBundle } from '../../fhir/bundle';
+import { badRequest, forbidden, methodNotAllowed, notFound, OperationOutcomeError, outcome } from '../../fhir/outcomes';
+import { checkUnknownParams, single } from '../../fhir/search-params';
+import type { FhirRequest, FhirResponse, Route, RouteAccess } from '../route';
+import { ConsentNotFound, VersionConflict } from '../../../consent/consent-store';
+import type { ConsentRegistry } from '../../../consent/consent-registry';
 
 /**
  * The registrar's consent endpoints (API.md §5), thin over {@link ConsentRegistry}:

@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runSigningKeyCli } from '../../../gateway/auth/signing-key-cli';
+import { runSigningKeyCli } from '../../../gateway/cli/signing-key';
 import { createDb } from '../../../gateway/storage/db';
-import { HOSPITALS } from './auth-fixture';
+import { HOSPITALS } from '../auth/auth-fixture';
 
 /** The operator's key rotation tool on a real SQLite file. */
-describe('signing-key-cli', () => {
+describe('signing-key CLI', () => {
   let dir: string;
   let configFile: string;
   beforeAll(() => {

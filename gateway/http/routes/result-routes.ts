@@ -1,14 +1,14 @@
-import type { ResultType } from '../../adapters/adapter';
-import { RESULT_TYPES } from '../../adapters/adapter';
-import type { GatewayConfig } from '../config';
-import { parseGatewayId } from '../federation/result-ids';
-import type { FederatedResults } from '../federation/results-service';
-import type { FhirRequest, Route } from '../http/route';
-import type { RegionalPatientIndex } from '../patient-index/patient-index';
-import { lookupPatientByIdentifier } from '../patient-index/patient-lookup';
-import { searchsetBundle } from './bundle';
-import { suppressedOutcome } from './outcomes';
-import { matchesSearch, parseResultSearch, sortResults } from './result-search';
+import type { ResultType } from '../../../adapters/adapter';
+import { RESULT_TYPES } from '../../../adapters/adapter';
+import type { GatewayConfig } from '../../config';
+import { parseGatewayId } from '../../federation/result-ids';
+import type { FederatedResults } from '../../federation/results-service';
+import type { FhirRequest, Route } from '../route';
+import type { RegionalPatientIndex } from '../../patient-index/patient-index';
+import { lookupPatientByIdentifier } from '../../patient-index/patient-lookup';
+import { searchsetBundle } from '../../fhir/bundle';
+import { suppressedOutcome } from '../../fhir/outcomes';
+import { matchesSearch, parseResultSearch, sortResults } from '../../fhir/result-search';
 import type { Observation, Resource } from '@medplum/fhirtypes';
 
 /**

@@ -1,14 +1,15 @@
 import { loadConfigFile } from '../config';
-import { createDb, migrate } from '../storage/db';
-import { addSigningKey, retireSigningKey, type SigningKeyRow } from './signing-keys';
+import { migrate } from '../migrations';
+import { createDb } from '../storage/db';
+import { addSigningKey, retireSigningKey, type SigningKeyRow } from '../auth/signing-keys';
 
 /**
  * Operator tool for the gateway's token-signing keys in the shared database (docs/auth.md,
  * "Rotating the gateway's signing key"):
  *
- *   npx tsx gateway/auth/signing-key-cli.ts --config FILE list
- *   npx tsx gateway/auth/signing-key-cli.ts --config FILE add
- *   npx tsx gateway/auth/signing-key-cli.ts --config FILE retire KID
+ *   npx tsx gateway/cli/signing-key.ts --config FILE list
+ *   npx tsx gateway/cli/signing-key.ts --config FILE add
+ *   npx tsx gateway/cli/signing-key.ts --config FILE retire KID
  *
  * `DATABASE_URL` overrides the file's database, as for the gateway. Prints no key material.
  */
@@ -18,7 +19,7 @@ export async function runSigningKeyCli(argv: readonly string[], env: NodeJS.Proc
   const rest = argv.filter((_, j) => j !== i && j !== i + 1);
   const [command, kid] = rest;
   if (!file || !command || !['list', 'add', 'retire'].includes(command) || (command === 'retire' && !kid)) {
-    out('usage: signing-key-cli --config FILE list | add | retire KID');
+    out('usage: signing-key --config FILE list | add | retire KID');
     return 1;
   }
   const config = loadConfigFile(file, env);
@@ -47,7 +48,7 @@ if (require.main === module) {
   runSigningKeyCli(process.argv.slice(2), process.env, (l) => process.stdout.write(`${l}\n`)).then(
     (code) => (process.exitCode = code),
     (e: Error) => {
-      process.stderr.write(`signing-key-cli: ${e.message}\n`);
+      process.stderr.write(`signing-key: ${e.message}\n`);
       process.exitCode = 1;
     },
   );

@@ -1,9 +1,9 @@
 import type { Organization } from '@medplum/fhirtypes';
-import { CITIES, type GatewayConfig, type HospitalConfig } from '../config';
-import type { FhirRequest, Route } from '../http/route';
-import { searchsetBundle } from './bundle';
-import { notFound } from './outcomes';
-import { checkUnknownParams, splitComma } from './search-params';
+import { CITIES, type GatewayConfig, type HospitalConfig } from '../../config';
+import type { FhirRequest, Route } from '../route';
+import { searchsetBundle } from '../../fhir/bundle';
+import { notFound } from '../../fhir/outcomes';
+import { checkUnknownParams, splitComma } from '../../fhir/search-params';
 
 const CITY_NAMES: Record<string, string> = { '350200': '厦门市', '350600': '漳州市', '350500': '泉州市' };
 

@@ -1,10 +1,10 @@
 import type { Bundle, Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
-import type { GatewayConfig } from '../config';
-import { methodNotAllowed, notFound } from '../fhir/outcomes';
-import type { FhirRequest, FhirResponse, Route, RouteAccess } from '../http/route';
-import type { Db } from '../storage/db';
-import { readEvent, searchEvents, verifyChain } from './audit-store';
-import { CURSOR_PARAM, parseAuditSearch } from './search-params';
+import type { GatewayConfig } from '../../config';
+import { methodNotAllowed, notFound } from '../../fhir/outcomes';
+import type { FhirRequest, FhirResponse, Route, RouteAccess } from '../route';
+import type { Db } from '../../storage/db';
+import { readEvent, searchEvents, verifyChain } from '../../audit/audit-store';
+import { CURSOR_PARAM, parseAuditSearch } from '../../audit/search-params';
 
 /**
  * The auditor's endpoints (API.md §7): search, read, `$verify`; every write answers 405, since the

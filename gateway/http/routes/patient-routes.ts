@@ -1,12 +1,12 @@
 import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
-import type { GatewayConfig } from '../config';
-import { searchsetBundle } from '../fhir/bundle';
-import { badRequest, notFound } from '../fhir/outcomes';
-import { checkUnknownParams, single } from '../fhir/search-params';
-import type { FhirRequest, Route } from '../http/route';
-import type { RegionalPatientIndex } from './patient-index';
-import { lookupPatientByIdentifier, splitIdentifier } from './patient-lookup';
-import { patientResource } from './patient-resource';
+import type { GatewayConfig } from '../../config';
+import { searchsetBundle } from '../../fhir/bundle';
+import { badRequest, notFound } from '../../fhir/outcomes';
+import { checkUnknownParams, single } from '../../fhir/search-params';
+import type { FhirRequest, Route } from '../route';
+import type { RegionalPatientIndex } from '../../patient-index/patient-index';
+import { lookupPatientByIdentifier, splitIdentifier } from '../../patient-index/patient-lookup';
+import { patientResource } from '../../patient-index/patient-resource';
 
 /**
  * The patient index's API (API.md §4): `GET /Patient?identifier=`, `GET /Patient/{id}` and IHE PIXm

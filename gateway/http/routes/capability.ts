@@ -1,6 +1,6 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
-import type { GatewayConfig } from '../config';
-import type { Route } from '../http/route';
+import type { GatewayConfig } from '../../config';
+import type { Route } from '../route';
 
 /** Search parameters per resource, with their FHIR types, for the CapabilityStatement. */
 const SEARCH_PARAM_TYPES: Record<string, Array<[string, CapabilityParamType]>> = {
