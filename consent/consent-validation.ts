@@ -1,5 +1,5 @@
 import type { Consent, ConsentProvision, Period } from '@medplum/fhirtypes';
-import { OperationOutcomeError, outcome } from '../gateway/fhir/outcomes';
+import { errorEntry, OperationOutcomeError, outcome, type CodeWithStatus } from '../gateway/fhir/outcomes';
 import { invalidResource, r4Problems, type ValidationProblem } from '../gateway/fhir/validator';
 import {
   CONSENT_CATEGORY_LOINC,
@@ -44,9 +44,10 @@ export interface CheckedConsent {
   patientId: string;
 }
 
-/** 403 naming a field: a registrar acting for another hospital. */
-export function forbiddenField(text: string, expression: string, errorCode: string): OperationOutcomeError {
-  return new OperationOutcomeError(403, outcome('error', 'forbidden', text, { errorCode, expression: [expression] }));
+/** 403 naming a field: a registrar acting for another hospital. `errorCode` is a catalogued 403 code. */
+export function forbiddenField(text: string, expression: string, errorCode: CodeWithStatus<403>): OperationOutcomeError {
+  const { severity, issue } = errorEntry(errorCode);
+  return new OperationOutcomeError(403, outcome(severity, issue, text, { errorCode, expression: [expression] }));
 }
 
 /**

