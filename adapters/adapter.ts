@@ -63,19 +63,28 @@ export interface HospitalAdapter {
    * One result by local id, with the national id of its patient (so consent can be judged), and
    * for a DiagnosticReport its member Observations. Null when the hospital has no such result.
    */
-  readResult(
-    type: ResultType,
-    localId: string,
-    opts: FetchOptions,
-  ): Promise<{ resource: ResultResource; nationalId: string; contained?: Observation[] } | null>;
+  readResult(type: ResultType, localId: string, opts: FetchOptions): Promise<ReadResult | null>;
   status(): AdapterStatus;
 }
+
+/** One result read by local id, with what consent needs to judge it. */
+export interface ReadResult {
+  resource: ResultResource;
+  nationalId: string;
+  contained?: Observation[];
+}
+
+/**
+ * How a hospital failed to answer — the one union for adapters, the caller's circuit and the
+ * partial-results outcome (API.md §4): `timeout`: no answer in time; `transient`: refused/5xx, may
+ * work later; `exception`: nonsense.
+ */
+export type HospitalFailureKind = 'timeout' | 'transient' | 'exception';
 
 export class AdapterError extends Error {
   constructor(
     message: string,
-    /** `timeout`: no answer in time; `transient`: refused/5xx, may work later; `exception`: nonsense */
-    readonly kind: 'timeout' | 'transient' | 'exception',
+    readonly kind: HospitalFailureKind,
   ) {
     super(message);
     this.name = 'AdapterError';

@@ -1,5 +1,5 @@
 import type { CodeableConcept, Coding, Consent, ConsentProvision } from '@medplum/fhirtypes';
-import type { ResultFacts } from '../gateway/services';
+import type { ResultFacts } from './contract';
 import { isBreakGlass, type Requester } from '../gateway/context';
 import {
   CONFIDENTIALITY_CODES,

@@ -1,6 +1,6 @@
 import type { Consent } from '@medplum/fhirtypes';
 import type { GatewayConfig } from '../gateway/config';
-import type { PatientIndex } from '../gateway/services';
+import type { PatientDirectory } from '../gateway/patient-index/contract';
 import { badRequest } from '../gateway/fhir/outcomes';
 import { invalidResource } from '../gateway/fhir/validator';
 import { checkConsent, forbiddenField, type CheckedConsent } from './consent-validation';
@@ -30,7 +30,7 @@ export interface ConsentRegistry {
   ): Promise<Consent>;
 }
 
-export function createConsentRegistry(deps: { config: GatewayConfig; store: ConsentStore; patientIndex: PatientIndex }): ConsentRegistry {
+export function createConsentRegistry(deps: { config: GatewayConfig; store: ConsentStore; patientIndex: PatientDirectory }): ConsentRegistry {
   const { config, store, patientIndex } = deps;
   const hospitalIds = new Set(config.hospitals.map((h) => h.id));
   const check = (body: unknown, registrarHospital: string, method: 'POST' | 'PUT' = 'POST') =>

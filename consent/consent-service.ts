@@ -1,10 +1,10 @@
-import type { ConsentGate, ConsentService, PatientIndex, ResultFacts } from '../gateway/services';
+import type { ConsentGate, ConsentService, ResultFacts } from './contract';
+import type { PatientDirectory } from '../gateway/patient-index/contract';
 import type { ServiceDeps } from '../gateway/service-deps';
 import type { Requester } from '../gateway/context';
 import { forbidden } from '../gateway/fhir/outcomes';
 import { breakGlassEligible, compileConsents, judgeConsent, type ConsentPolicy, type ResultDecision } from './consent-decision';
 import { createConsentRegistry, type ConsentRegistry } from './consent-registry';
-import { consentRoutes } from '../gateway/http/routes/consent-routes';
 import { createConsentStore, type ConsentStore } from './consent-store';
 
 /** The consent service with what the demo loader and tools need beside the contract. */
@@ -29,15 +29,19 @@ export interface ExplainingConsentGate extends ConsentGate {
  * gateway instance holds from the next request on) and judges them with the pure functions of
  * consent-decision.ts. Refusal of the whole access is a 403 `forbidden` OperationOutcome.
  */
-export function createConsentService(deps: ServiceDeps & { patientIndex: PatientIndex }): GatewayConsentService {
+export function createConsentService(deps: ServiceDeps & { patientIndex: PatientDirectory }): GatewayConsentService {
   const { config, db, reader, clock, patientIndex } = deps;
   const store = createConsentStore(db, clock, reader);
   const registry = createConsentRegistry({ config, store, patientIndex });
   const policy: ConsentPolicy = { default: config.consent.default, canonicalBase: config.canonicalBase };
 
-  async function gateFor(patientId: string, requester: Requester): Promise<ExplainingConsentGate> {
+  async function judged(patientId: string, requester: Requester) {
     const consents = compileConsents(await store.activeFor(patientId), policy.canonicalBase);
-    const judgement = judgeConsent({ consents, requester, policy, now: clock.now() });
+    return judgeConsent({ consents, requester, policy, now: clock.now() });
+  }
+
+  async function gateFor(patientId: string, requester: Requester): Promise<ExplainingConsentGate> {
+    const judgement = await judged(patientId, requester);
     const { access } = judgement;
     if (!access.permit) {
       throw forbidden(
@@ -47,6 +51,11 @@ export function createConsentService(deps: ServiceDeps & { patientIndex: Patient
         'consent-required',
       );
     }
+    return gateOf(judgement, requester);
+  }
+
+  function gateOf(judgement: ReturnType<typeof judgeConsent>, requester: Requester): ExplainingConsentGate {
+    const { access } = judgement;
     // Marked up front, not only once a result needed it: callers may copy `breakGlass` into the
     // audit record before judging results, and every access that invokes break-glass where it can
     // release something (opt-in) must be marked (API.md §5). `explain` tells per result.
@@ -69,6 +78,9 @@ export function createConsentService(deps: ServiceDeps & { patientIndex: Patient
     store,
     registry,
     gateFor,
-    routes: () => consentRoutes(registry, config.publicBaseUrl),
+    async gateIfPermitted(patientId, requester) {
+      const judgement = await judged(patientId, requester);
+      return judgement.access.permit ? gateOf(judgement, requester) : null;
+    },
   };
 }

@@ -2,27 +2,35 @@ import type { Express } from 'express';
 import type { Logger } from 'pino';
 import type { HospitalAdapter } from '../adapters/adapter';
 import { createAdapter } from '../adapters/factory';
-import { createConsentService } from '../consent/consent-service';
+import { createConsentService, type GatewayConsentService } from '../consent/consent-service';
+import type { AuditService } from './audit/contract';
 import { createAuditService } from './audit/audit-service';
+import type { AuthService } from './auth/contract';
 import { createAuthService } from './auth/auth-service';
 import type { GatewayConfig, HospitalConfig } from './config';
 import { systemClock, type Clock } from './context';
+import { createFederation } from './federation/federation';
 import { HospitalCaller, DEFAULT_CIRCUIT, type CircuitOptions } from './federation/hospital-caller';
-import { createResultsService, type FederatedResults } from './federation/results-service';
-import { organizationRoutes } from './http/routes/organization-routes';
-import { resultRoutes } from './http/routes/result-routes';
 import { createExpressApp } from './http/express-app';
 import { RateLimiter } from './http/rate-limit';
 import type { Route } from './http/route';
+import { auditRoutes } from './http/routes/audit-routes';
+import { authRoutes } from './http/routes/auth-routes';
+import { consentRoutes } from './http/routes/consent-routes';
+import { opsRoutes } from './http/routes/ops-routes';
+import { organizationRoutes } from './http/routes/organization-routes';
+import { patientRoutes } from './http/routes/patient-routes';
+import { recognitionRoutes } from './http/routes/recognition-routes';
+import { resultRoutes } from './http/routes/result-routes';
 import { createLogger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
-import { opsRoutes } from './http/routes/ops-routes';
-import { createPatientIndex, type RegionalPatientIndex } from './patient-index/patient-index';
-import { patientRoutes } from './http/routes/patient-routes';
-import { loadCatalog } from './recognition/catalog';
-import { createRecognitionService } from './recognition/recognition-service';
-import type { HospitalEntry, RecognitionService, Services } from './services';
 import { migrate } from './migrations';
+import type { PatientData } from './patient-data/contract';
+import { createPatientData } from './patient-data/patient-data';
+import type { PatientIndex } from './patient-index/contract';
+import { createPatientIndex } from './patient-index/patient-index';
+import { loadCatalog } from './recognition/catalog';
+import { createRecognitionOperations, createRecognitionRules, type Recognition } from './recognition/recognition-service';
 import { closeReader, createDb, createReader, type Db } from './storage/db';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -38,10 +46,24 @@ export interface GatewayOptions {
   adapterFactory?: (h: HospitalConfig, deps: { log: Logger; metrics: Metrics }) => HospitalAdapter;
 }
 
-export interface GatewayServices extends Services {
-  patientIndex: RegionalPatientIndex;
-  results: FederatedResults;
-  callers: Map<string, HospitalCaller>;
+/**
+ * The composition root's parts, for operators' tools that run beside the gateway (the demo loader,
+ * tests). No route is given any of them except through its own factory's narrow deps: the route
+ * table reaches patient data only through `patientData`.
+ */
+export interface GatewayServices {
+  config: GatewayConfig;
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  auth: AuthService;
+  audit: AuditService;
+  consent: GatewayConsentService;
+  patientIndex: PatientIndex;
+  recognition: Recognition;
+  patientData: PatientData;
+  rateLimiter?: RateLimiter;
 }
 
 export interface Gateway {
@@ -53,7 +75,11 @@ export interface Gateway {
 
 /**
  * The composition root (STYLE.md §8): builds every service from the configuration, applies the
- * migrations, starts the adapters and returns the app. Only gateway/main.ts listens.
+ * migrations, starts the adapters and returns the app. Only gateway/server.ts listens.
+ *
+ * What holds what (docs/patient-data.md): adapters are held only by their HospitalCaller; callers
+ * only by the patient index and the federation; those two only by the guarded patient data, which
+ * the result, patient and recognition routes are given.
  */
 export async function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const clock = opts.clock ?? systemClock;
@@ -71,37 +97,38 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const deps = { config, db, reader, clock, log, metrics };
 
   const makeAdapter = opts.adapterFactory ?? createAdapter;
-  const hospitals = new Map<string, HospitalEntry>();
+  const adapters: HospitalAdapter[] = [];
   const callers = new Map<string, HospitalCaller>();
   for (const h of config.hospitals) {
     const adapter = makeAdapter(h, { log, metrics }); // the factory binds the hospital and adapter kind to the log
-    hospitals.set(h.id, { config: h, adapter });
+    adapters.push(adapter);
     callers.set(h.id, new HospitalCaller(h.id, adapter, h.timeoutMs ?? config.hospitalTimeoutMs, metrics, log, opts.circuit ?? DEFAULT_CIRCUIT));
   }
-  await Promise.all([...hospitals.values()].map((h) => h.adapter.start()));
+  await Promise.all(adapters.map((a) => a.start()));
 
   const patientIndex = createPatientIndex({ db, clock, log, callers: () => callers });
   const auth = createAuthService(deps);
   await auth.init();
   const consent = createConsentService({ ...deps, patientIndex });
   const audit = createAuditService(deps);
-  let recognition: RecognitionService | undefined;
-  const results = createResultsService({ config, clock, log, callers, patientIndex, consent, recognition: () => recognition! });
-  recognition = createRecognitionService({ ...deps, catalog: loadCatalog(config.catalog), results, patientIndex });
+  const recognition = createRecognitionRules(config, loadCatalog(config.catalog));
+  const federation = createFederation({ callers, patientIndex, log });
+  const patientData = createPatientData({ config, clock, metrics, federation, patientIndex, consent, recognition });
+  const recognitionOps = createRecognitionOperations({ config, db, clock, rules: recognition, patientData });
 
   const rateLimiter = config.rateLimit ? new RateLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst) : undefined;
-  const services: GatewayServices = { ...deps, hospitals, callers, patientIndex, auth, consent, audit, recognition, results, rateLimiter };
   const routes: Route[] = [
-    ...opsRoutes({ config, db, metrics, callers, allRoutes: () => routes, version: VERSION }),
-    ...auth.routes(),
+    ...opsRoutes({ config, db, metrics, hospitals: () => [...callers.values()].map((c) => c.health()), allRoutes: () => routes, version: VERSION }),
+    ...authRoutes(auth, config),
     ...organizationRoutes({ config }),
-    ...patientRoutes({ config, patientIndex }),
-    ...resultRoutes({ config, results, patientIndex }),
-    ...recognition.routes(),
-    ...consent.routes(),
-    ...audit.routes(),
+    ...patientRoutes({ config, patientData }),
+    ...resultRoutes({ config, patientData }),
+    ...recognitionRoutes(recognitionOps),
+    ...consentRoutes(consent.registry, config.publicBaseUrl),
+    ...auditRoutes({ reader, config }),
   ];
-  const app = createExpressApp(services, routes);
+  const app = createExpressApp({ config, clock, log, metrics, auth, audit, rateLimiter }, routes);
+  const services: GatewayServices = { config, db, clock, log, metrics, auth, audit, consent, patientIndex, recognition, patientData, rateLimiter };
 
   return {
     app,
@@ -109,7 +136,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     routes,
     async close() {
       await audit.close();
-      await Promise.allSettled([...hospitals.values()].map((h) => h.adapter.close()));
+      await Promise.allSettled(adapters.map((a) => a.close()));
       await closeReader(reader, db);
       if (ownDb) await db.destroy();
     },

@@ -71,6 +71,17 @@ export function createMetrics() {
       labelNames: ['error'] as const,
       registers: [registry],
     }),
+    patientDataAccess: new Counter({
+      name: 'xzq_patient_data_access_total',
+      help: 'Reads of patient data through the guarded path (consent, labels, access record), by operation and view',
+      labelNames: ['operation', 'view'] as const,
+      registers: [registry],
+    }),
+    unreleasedRefused: new Counter({
+      name: 'xzq_unreleased_patient_data_refused_total',
+      help: 'Answers refused because they held patient data that did not come through the guarded path (a bug)',
+      registers: [registry],
+    }),
   };
   return m;
 }

@@ -5,7 +5,7 @@ import type {
   CodeableConcept,
   Coding,
 } from '@medplum/fhirtypes';
-import type { AuditEntry } from '../services';
+import type { AuditEntry } from './contract';
 import type { Requester } from '../context';
 
 /**

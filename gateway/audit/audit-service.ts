@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { GatewayConfig } from '../config';
 import { serviceUnavailable } from '../fhir/outcomes';
-import type { AuditEntry, AuditService } from '../services';
+import type { AuditEntry, AuditService } from './contract';
 import type { ServiceDeps } from '../service-deps';
 import { buildAuditEvents, type AuditBuildContext } from './audit-event';
-import { auditRoutes } from '../http/routes/audit-routes';
 import { appendRows } from './audit-store';
 import { GroupCommitWriter } from './group-commit';
 import { storedJson, type AuditRowContent } from './hash-chain';
@@ -20,8 +19,6 @@ import { errorForLog } from '../log-safe';
 export interface AuditServiceOptions {
   /** events per transaction at most (default 5000) */
   maxBatch?: number;
-  /** rows per batch when `$verify` walks the chain (default 500: measured fastest, and keeps the heap small) */
-  verifyBatchSize?: number;
 }
 
 /** The lookups the event builder needs, from the configuration. */
@@ -40,7 +37,7 @@ export function auditBuildContext(config: GatewayConfig): AuditBuildContext {
 }
 
 export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions = {}): AuditService {
-  const { db, reader, config, log, metrics } = deps;
+  const { db, config, log, metrics } = deps;
   const ctx = auditBuildContext(config);
   // The head this process committed last: appendRows links onto it without reading it first; the
   // database's chain-head trigger refuses the rows if another instance moved it meanwhile, and
@@ -82,7 +79,6 @@ export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions 
         throw serviceUnavailable('The audit record could not be stored', 'audit-unavailable');
       }
     },
-    routes: () => auditRoutes({ reader, config, verifyBatchSize: opts.verifyBatchSize }),
     async close(): Promise<void> {
       closed = true;
       await writer.idle();

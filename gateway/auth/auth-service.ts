@@ -1,22 +1,21 @@
 import type { Requester } from '../context';
 import { forbidden, unauthorized } from '../fhir/outcomes';
-import type { Route, RouteAccess } from '../http/route';
-import type { AuthService } from '../services';
+import type { AccessRequirement, AuthService } from './contract';
 import type { ServiceDeps } from '../service-deps';
 import { decodeAccessToken, verifyAccessToken } from './access-token';
-import { registerClients } from './client-assertion';
+import { claimedClientId, registerClients } from './client-assertion';
 import { createJtiStore } from './jti-store';
 import { scopesAllow } from './scopes';
 import { createSigningKeyStore } from './signing-keys';
-import { smartConfiguration, TOKEN_ENDPOINT_PATH } from './smart-configuration';
-import { tokenHandler } from './token-endpoint';
+import { issueAccessToken, readForm } from './token-endpoint';
+import { OAuthError } from './oauth-error';
 
 // RFC 6750 §2.1 b64token
 const BEARER_RE = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 /**
  * Access control (API.md §3): SMART Backend Services tokens for hospital systems, with the person
- * the HIS acts for named in every token (IHE IUA). Issues tokens at `POST /auth/token`, verifies
+ * the HIS acts for named in every token (IHE IUA). Issues tokens (`issueToken`), verifies
  * them on every request (`authenticate`) and checks each route's scope and roles (`authorize`).
  * All shared state — signing keys, seen assertion jtis — is in the database, so any number of
  * instances can share one.
@@ -63,8 +62,22 @@ export function createAuthService(deps: ServiceDeps): AuthService {
       return check.requester;
     },
 
-    authorize(requester: Requester, access: RouteAccess): void {
-      if (access.kind === 'none') return;
+    async issueToken(form: unknown) {
+      const raw = form as Record<string, unknown> | undefined;
+      try {
+        const issued = await issueAccessToken(readForm(form), endpointDeps);
+        metrics.tokensIssued.inc();
+        return issued;
+      } catch (e) {
+        if (e instanceof OAuthError) {
+          metrics.tokensRefused.inc({ error: e.error });
+          log.info({ clientId: claimedClientId(raw?.client_assertion, raw?.client_id), error: e.error, reason: e.reason }, 'token request refused');
+        }
+        throw e;
+      }
+    },
+
+    authorize(requester: Requester, access: AccessRequirement): void {
       if (access.roles?.length && !access.roles.some((r) => requester.roles.includes(r))) {
         throw forbidden(`This request needs one of the roles: ${access.roles.join(', ')}`, 'role-required');
       }
@@ -72,34 +85,6 @@ export function createAuthService(deps: ServiceDeps): AuthService {
         const needed = `system/${access.resource}.${access.permission ?? '*'}`;
         throw forbidden(`This request needs the scope ${needed}`, 'insufficient-scope');
       }
-    },
-
-    routes(): Route[] {
-      return [
-        {
-          method: 'GET',
-          path: '/.well-known/smart-configuration',
-          interaction: 'smart-configuration',
-          access: { kind: 'none' },
-          audited: false,
-          body: 'none',
-          handler: async () => ({
-            status: 200,
-            contentType: 'application/json',
-            headers: { 'Cache-Control': 'public, max-age=300' },
-            body: smartConfiguration(config.publicBaseUrl),
-          }),
-        },
-        {
-          method: 'POST',
-          path: TOKEN_ENDPOINT_PATH,
-          interaction: 'token',
-          access: { kind: 'none' },
-          audited: true,
-          body: 'form',
-          handler: (req) => tokenHandler(req, endpointDeps),
-        },
-      ];
     },
   };
 }

@@ -1,5 +1,3 @@
-import type { FhirResponse } from '../http/route';
-
 /**
  * OAuth 2.0 token endpoint errors (RFC 6749 §5.2, RFC 7523 §3.2; API.md §3). These are not
  * OperationOutcomes: the token endpoint answers in OAuth's own JSON.
@@ -26,15 +24,6 @@ export class OAuthError extends Error {
 
 /** Headers of every token endpoint response (RFC 6749 §5.1). */
 export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
-
-export function oauthErrorResponse(e: OAuthError): FhirResponse {
-  return {
-    status: e.status,
-    contentType: 'application/json',
-    headers: { ...NO_STORE },
-    body: { error: e.error, error_description: e.description },
-  };
-}
 
 /** RFC 7523's answer to every assertion that does not authenticate the client: one description for all. */
 export const clientAuthFailed = (reason: string) => new OAuthError('invalid_client', 'client authentication failed', reason);

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config';
 import type { Clock, Requester } from '../context';
+import type { IssuedToken } from './contract';
 import { serviceUnavailable } from '../fhir/outcomes';
-import type { FhirRequest, FhirResponse } from '../http/route';
 import type { Metrics } from '../metrics';
 import { accessTokenClaims, signAccessToken } from './access-token';
 import {
@@ -14,7 +14,7 @@ import {
   type RegisteredClient,
 } from './client-assertion';
 import type { JtiStore } from './jti-store';
-import { NO_STORE, OAuthError, oauthErrorResponse } from './oauth-error';
+import { OAuthError } from './oauth-error';
 import { grantScopes } from './scopes';
 import type { SigningKeyStore } from './signing-keys';
 import { CLIENT_ASSERTION_TYPE, tokenEndpointUrl } from './smart-configuration';
@@ -30,16 +30,12 @@ export interface TokenEndpointDeps {
   keys: SigningKeyStore;
 }
 
-export interface IssuedToken {
-  accessToken: string;
-  expiresIn: number;
-  requester: Requester;
-}
 
 const FORM_PARAMS = ['grant_type', 'client_assertion_type', 'client_assertion', 'scope', 'client_id'] as const;
 type TokenForm = Partial<Record<(typeof FORM_PARAMS)[number], string>>;
 
-function readForm(body: unknown): TokenForm {
+/** The token request's form parameters, each given once (RFC 6749 §3.2); throws OAuthError. */
+export function readForm(body: unknown): TokenForm {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return {};
   const form: TokenForm = {};
   for (const name of FORM_PARAMS) {
@@ -102,36 +98,4 @@ export async function issueAccessToken(form: TokenForm, deps: TokenEndpointDeps)
   const claims = accessTokenClaims(requester, { issuer: deps.config.publicBaseUrl, nowSeconds, lifetimeSeconds: lifetime });
   requester.tokenId = claims.jti;
   return { accessToken: signAccessToken(claims, deps.keys.signingKey()), expiresIn: lifetime, requester };
-}
-
-/**
- * `POST /auth/token` handler: OAuth JSON in, OAuth JSON out (never an OperationOutcome, except 503
- * when the replay store cannot be written). Sets `req.requester` on success and
- * `req.record.claimedClientId` whenever a client id can be read, for the audit trail.
- */
-export async function tokenHandler(req: FhirRequest, deps: TokenEndpointDeps): Promise<FhirResponse> {
-  const raw = req.body as Record<string, unknown> | undefined;
-  const claimed = claimedClientId(raw?.client_assertion, raw?.client_id);
-  if (claimed) req.record.claimedClientId = claimed;
-  try {
-    const issued = await issueAccessToken(readForm(raw), deps);
-    req.requester = issued.requester;
-    deps.metrics.tokensIssued.inc();
-    return {
-      status: 200,
-      contentType: 'application/json',
-      headers: { ...NO_STORE },
-      body: {
-        access_token: issued.accessToken,
-        token_type: 'bearer',
-        expires_in: issued.expiresIn,
-        scope: issued.requester.scopes.join(' '),
-      },
-    };
-  } catch (e) {
-    if (!(e instanceof OAuthError)) throw e;
-    deps.metrics.tokensRefused.inc({ error: e.error });
-    deps.log.info({ clientId: claimed, error: e.error, reason: e.reason }, 'token request refused');
-    return oauthErrorResponse(e);
-  }
 }

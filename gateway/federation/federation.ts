@@ -1,38 +1,41 @@
-import type { DiagnosticReport, Observation, OperationOutcome } from '@medplum/fhirtypes';
+import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
-import type { HospitalAdapter, HospitalResults, LocalPatient, ResultResource, ResultType } from '../../adapters/adapter';
-import type { GatewayConfig } from '../config';
-import type { AccessRecord, Clock, Requester } from '../context';
-import { forbidden, hospitalFailureOutcome, notFound, serviceUnavailable } from '../fhir/outcomes';
-import type {
-  ConsentGate,
-  ConsentService,
-  FoundResult,
-  PatientIndex,
-  PatientResults,
-  RecognitionService,
-  RegionalPatient,
-  ResultsService,
-} from '../services';
+import type { HospitalResults, LocalPatient, ReadResult, ResultType } from '../../adapters/adapter';
+import { hospitalFailureOutcome, serviceUnavailable } from '../fhir/outcomes';
+import type { PatientIndex, PatientLookup, RegionalPatient } from '../patient-index/contract';
 import { HospitalCallError, type HospitalCaller } from './hospital-caller';
-import { parseGatewayId, resultTime, securityLabels, toGatewayForm } from './result-ids';
 import { errorForLog } from '../log-safe';
 
+/** One hospital's answer to a results request, as its adapter gave it (not yet released to anyone). */
+export interface HospitalAnswer {
+  hospitalId: string;
+  results: Partial<HospitalResults>;
+}
+
 /**
- * The federated search's core (API.md §4): every hospital asked in parallel within its deadline,
- * consent judged on every result, every result put in gateway form and annotated for recognition.
- * All paths to patient results go through here, so none can skip consent (STYLE.md §5).
+ * Asking the hospitals (API.md §4): every hospital in parallel within its deadline, the resident
+ * found by national id where the index has no link yet. It judges nothing: consent, labels and
+ * the access record are the guarded patient data's (gateway/patient-data), its only user.
  */
-export function createResultsService(deps: {
-  config: GatewayConfig;
-  clock: Clock;
-  log: Logger;
-  callers: Map<string, HospitalCaller>;
-  patientIndex: PatientIndex;
-  consent: ConsentService;
-  recognition: () => RecognitionService;
-}): FederatedResults {
-  const { config, callers, patientIndex, consent, clock } = deps;
+export interface Federation {
+  /**
+   * The patient's results from every hospital (or those named); `onAnswer` sees each hospital's
+   * answer as soon as it arrives, so the slowest hospital alone adds to the latency. Failures come
+   * back as Bundle outcomes, one per hospital.
+   */
+  fanOut<T>(
+    patient: RegionalPatient,
+    types: readonly ResultType[],
+    opts: { hospitals?: readonly string[]; preflight?: PatientLookup },
+    onAnswer: (answer: HospitalAnswer) => T,
+  ): Promise<{ answers: T[]; failures: OperationOutcome[] }>;
+  /** one result by the hospital's local id; null when the hospital does not have it; 503 when it does not answer */
+  read(hospitalId: string, type: ResultType, localId: string): Promise<ReadResult | null>;
+  has(hospitalId: string): boolean;
+}
+
+export function createFederation(deps: { callers: ReadonlyMap<string, HospitalCaller>; patientIndex: PatientIndex; log: Logger }): Federation {
+  const { callers, patientIndex } = deps;
 
   // Hospitals that said they do not know a resident are not asked again for a minute: a search of
   // a patient known in 3 of 10 hospitals would otherwise ask 7 hospitals in vain every time.
@@ -40,26 +43,26 @@ export function createResultsService(deps: {
   const UNKNOWN_TTL_MS = 60_000;
 
   async function fromHospital(
-    hospitalId: string,
     caller: HospitalCaller,
     patient: RegionalPatient,
     types: readonly ResultType[],
     pending?: Promise<LocalPatient | null>,
-  ): Promise<{ hospitalId: string; results: Partial<HospitalResults> } | null> {
+  ): Promise<HospitalAnswer | null> {
+    const hospitalId = caller.hospitalId;
     const known = patient.links.find((l) => l.hospitalId === hospitalId);
     if (pending && !known) {
       // The index is still asking this hospital who the resident is: wait for that answer (within
       // its deadline) rather than ask again, so a slow hospital costs one timeout, not two.
       const local = await pending;
       if (!local) return null;
-      return caller.call('results', async (opts) => ({ hospitalId, results: await caller.adapter.fetchResults(local, types, opts) }));
+      return caller.call('results', async (adapter, opts) => ({ hospitalId, results: await adapter.fetchResults(local, types, opts) }));
     }
-    return caller.call('results', async (opts) => {
+    return caller.call('results', async (adapter, opts) => {
       let local: LocalPatient | null = known ? { localId: known.localId, mrns: known.mrns } : null;
       if (!local) {
         const key = `${patient.id}|${hospitalId}`;
         if ((unknownUntil.get(key) ?? 0) > Date.now()) return null;
-        local = await caller.adapter.findPatient(patient.nationalId, opts);
+        local = await adapter.findPatient(patient.nationalId, opts);
         if (!local) {
           if (unknownUntil.size > 100_000) unknownUntil.clear();
           unknownUntil.set(key, Date.now() + UNKNOWN_TTL_MS);
@@ -70,80 +73,30 @@ export function createResultsService(deps: {
           deps.log.warn({ hospital: hospitalId, err: errorForLog(e) }, 'could not store patient link');
         });
       }
-      const results = await caller.adapter.fetchResults(local, types, opts);
-      return { hospitalId, results };
+      return { hospitalId, results: await adapter.fetchResults(local, types, opts) };
     });
-  }
-
-  /** The one way a hospital's resource becomes an answer: item, gateway form, consent, recognition. */
-  function present(
-    resource: ResultResource,
-    members: Observation[] | undefined,
-    hospitalId: string,
-    patientId: string,
-    gate: ConsentGate,
-    requester: Requester,
-    recognition: RecognitionService,
-    now: Date,
-  ): FoundResult | null {
-    const item = recognition.matchItem(resource, members);
-    const out = toGatewayForm(resource, hospitalId, {
-      publicBaseUrl: config.publicBaseUrl,
-      patientId,
-      sensitive: Boolean(item?.sensitive),
-    });
-    const permitted = gate.permits({
-      resourceType: resource.resourceType,
-      hospitalId,
-      date: resultTime(resource),
-      catalogItem: item?.code,
-      securityLabels: securityLabels(out),
-    });
-    if (!permitted) return null;
-    recognition.annotate(out, item, hospitalId, requester.hospitalId, now);
-    return { resource: out, hospitalId, item };
   }
 
   return {
-    async patientResults(patient, types, requester, record, opts = {}) {
-      record.addPatient(patient.id);
-      // Consent first: a patient whose consent permits nothing costs no hospital a request.
-      const gate = await consent.gateFor(patient.id, requester);
-      record.breakGlass ||= gate.breakGlass;
+    has: (hospitalId) => callers.has(hospitalId),
+
+    async fanOut<T>(
+      patient: RegionalPatient,
+      types: readonly ResultType[],
+      opts: { hospitals?: readonly string[]; preflight?: PatientLookup },
+      onAnswer: (answer: HospitalAnswer) => T,
+    ) {
       const wanted = new Set(opts.hospitals ?? callers.keys());
-      // Adapters return a report's member observations with it (HospitalAdapter.fetchResults), so a
-      // report search costs each hospital one query and reports still match items through them.
       const pre = opts.preflight;
-      const now = clock.now();
-      const recognition = deps.recognition();
-      const presentTypes: readonly ResultType[] = opts.includeMembers && !types.includes('Observation') ? [...types, 'Observation'] : types;
-      // Each hospital's answer is presented as soon as it arrives, while slower hospitals are still
-      // being waited for, so only the last one's share is added to the search's latency.
-      const presentAnswer = ({ hospitalId, results: r }: { hospitalId: string; results: Partial<HospitalResults> }) => {
-        const byLocalId = new Map<string, Observation>();
-        for (const o of (r.Observation ?? []) as Observation[]) if (o.id) byLocalId.set(o.id, o);
-        const found: FoundResult[] = [];
-        let withheld = false;
-        for (const type of presentTypes) {
-          for (const resource of r[type] ?? []) {
-            const members = resource.resourceType === 'DiagnosticReport' ? membersOf(resource, byLocalId) : undefined;
-            const f = present(resource, members, hospitalId, patient.id, gate, requester, recognition, now);
-            if (f) found.push(f);
-            else withheld = true;
-          }
-        }
-        return { found, withheld };
-      };
-      const calls = [...callers]
-        .filter(([id]) => wanted.has(id) && !pre?.unknownAt.has(id) && !pre?.failedAt.has(id))
-        .map(([id, caller]) => fromHospital(id, caller, patient, types, pre?.pendingAt?.get(id)).then((v) => v && presentAnswer(v)));
+      const calls = [...callers.values()]
+        .filter((c) => wanted.has(c.hospitalId) && !pre?.unknownAt.has(c.hospitalId) && !pre?.failedAt.has(c.hospitalId))
+        .map((c) => fromHospital(c, patient, types, pre?.pendingAt?.get(c.hospitalId)).then((v) => (v ? { value: onAnswer(v) } : null)));
       const settled = await Promise.allSettled(calls);
       // Hospitals that just failed to say whether they know the resident are not asked again.
       const failures: OperationOutcome[] = [...(pre?.failedAt ?? new Map<string, OperationOutcome>()).entries()]
         .filter(([id]) => wanted.has(id))
         .map(([, o]) => o);
-      const results: FoundResult[] = [];
-      let suppressed = false;
+      const answers: T[] = [];
       for (const s of settled) {
         if (s.status === 'rejected') {
           const e = s.reason;
@@ -151,58 +104,22 @@ export function createResultsService(deps: {
           else throw e;
           continue;
         }
-        if (!s.value) continue;
-        for (const f of s.value.found) results.push(f);
-        suppressed ||= s.value.withheld;
+        if (s.value) answers.push(s.value.value);
       }
-      for (const r of results) record.hospitalsReturned.add(r.hospitalId);
-      record.suppressed ||= suppressed;
-      return { results, failures, suppressed } satisfies PatientResults;
+      return { answers, failures };
     },
 
-    async readResult(type, id, requester, record) {
-      const parsed = parseGatewayId(id);
-      const caller = parsed && callers.get(parsed.hospitalId);
-      if (!parsed || !caller) throw notFound(`${type}/${id} is not known`);
-      let read: Awaited<ReturnType<HospitalAdapter['readResult']>>;
+    async read(hospitalId, type, localId) {
+      const caller = callers.get(hospitalId);
+      if (!caller) return null;
       try {
-        read = await caller.call('read', (opts) => caller.adapter.readResult(type, parsed.localId, opts));
+        return await caller.call('read', (adapter, opts) => adapter.readResult(type, localId, opts));
       } catch (e) {
         if (e instanceof HospitalCallError) {
           throw serviceUnavailable(`Hospital ${e.hospitalId} did not answer (${e.kind})`, `hospital-${e.kind}`);
         }
         throw e;
       }
-      if (!read || read.resource.resourceType !== type) throw notFound(`${type}/${id} is not known`);
-      const patient = await patientIndex.resolveNationalId(read.nationalId);
-      if (!patient) throw notFound(`${type}/${id} is not known`);
-      record.addPatient(patient.id);
-      const gate = await consent.gateFor(patient.id, requester);
-      record.breakGlass ||= gate.breakGlass;
-      const members =
-        read.resource.resourceType === 'DiagnosticReport'
-          ? membersOf(read.resource, new Map((read.contained ?? []).map((o) => [o.id ?? '', o])))
-          : undefined;
-      const found = present(read.resource, members, parsed.hospitalId, patient.id, gate, requester, deps.recognition(), clock.now());
-      if (!found) {
-        record.suppressed = true;
-        throw forbidden('This result is withheld under the patient\'s consent', 'consent-withheld');
-      }
-      record.hospitalsReturned.add(parsed.hospitalId);
-      record.resourceIds.add(`${type}/${id}`);
-      return found;
     },
   };
-}
-
-function membersOf(report: DiagnosticReport, byLocalId: Map<string, Observation>): Observation[] {
-  return (report.result ?? [])
-    .map((ref) => byLocalId.get(ref.reference?.split('/').pop() ?? ''))
-    .filter((o): o is Observation => Boolean(o));
-}
-
-/** The federated results service, with reads by gateway id beside the search. */
-export interface FederatedResults extends ResultsService {
-  /** one result by gateway id, consent and recognition applied; 404 unknown, 403 withheld, 503 hospital down */
-  readResult(type: ResultType, id: string, requester: Requester, record: AccessRecord): Promise<FoundResult>;
 }

@@ -31,7 +31,23 @@ export interface CircuitOptions {
 
 export const DEFAULT_CIRCUIT: CircuitOptions = { failureThreshold: 5, openMs: 10_000 };
 
+/** One hospital's health as `/healthz` reports it (API.md §8). */
+export interface HospitalHealth {
+  id: string;
+  kind: string;
+  state: 'up' | 'down' | 'circuit-open';
+  lastError: string | null;
+  lastErrorAt: string | null;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The only holder of a hospital's adapter: the adapter is a private field, reachable only inside
+ * {@link call}, so what may call a hospital is decided by who is given the caller — the patient
+ * index and the federation, both held by the guarded patient data (gateway/patient-data).
+ */
 export class HospitalCaller {
+  readonly #adapter: HospitalAdapter;
   private failures = 0;
   private openedAt = 0;
   private trialInFlight = false;
@@ -40,13 +56,30 @@ export class HospitalCaller {
 
   constructor(
     readonly hospitalId: string,
-    readonly adapter: HospitalAdapter,
+    adapter: HospitalAdapter,
     private readonly timeoutMs: number,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly circuit: CircuitOptions = DEFAULT_CIRCUIT,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.#adapter = adapter;
+  }
+
+  /** The adapter kind and state with this caller's circuit and last failure: one rule for health. */
+  health(): HospitalHealth {
+    const s = this.#adapter.status();
+    const circuit = this.state;
+    const state = circuit === 'open' ? 'circuit-open' : s.state === 'down' ? 'down' : this.lastError && circuit !== 'closed' ? 'down' : 'up';
+    return {
+      id: this.hospitalId,
+      kind: this.#adapter.kind,
+      state,
+      lastError: this.lastError ?? s.lastError ?? null,
+      lastErrorAt: this.lastErrorAt ?? s.lastErrorAt ?? null,
+      ...(s.details ? { details: s.details } : {}),
+    };
+  }
 
   get state(): CircuitState {
     if (this.failures < this.circuit.failureThreshold) return 'closed';
@@ -57,7 +90,7 @@ export class HospitalCaller {
    * Run `work` against the hospital within its timeout. Several adapter calls made for one request
    * (find the patient, then fetch) share one deadline by running inside one `call`.
    */
-  async call<T>(operation: string, work: (opts: FetchOptions) => Promise<T>): Promise<T> {
+  async call<T>(operation: string, work: (adapter: HospitalAdapter, opts: FetchOptions) => Promise<T>): Promise<T> {
     const state = this.state;
     if (state === 'open' || (state === 'half-open' && this.trialInFlight)) {
       throw new HospitalCallError(this.hospitalId, 'transient', 'circuit open after repeated failures');
@@ -74,7 +107,7 @@ export class HospitalCaller {
     });
     const end = this.metrics.upstreamDuration.startTimer({ hospital: this.hospitalId, operation });
     try {
-      const result = await Promise.race([work({ signal: controller.signal }), deadline]);
+      const result = await Promise.race([work(this.#adapter, { signal: controller.signal }), deadline]);
       this.onSuccess();
       return result;
     } catch (e) {

@@ -1,19 +1,37 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { AccessRecord } from '../context';
-import { notFound, serviceUnavailable } from '../fhir/outcomes';
-import type { Services } from '../services';
+import { notFound, serverError, serviceUnavailable } from '../fhir/outcomes';
+import type { AuditService } from '../audit/contract';
+import type { AuthService } from '../auth/contract';
+import type { GatewayConfig } from '../config';
+import type { Clock } from '../context';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics';
+import { unreleasedIn } from '../patient-data/release';
 import { readFormBody, readJsonBody, parseParams } from './request-body';
 import { errorResponse, prepare, prepareYielding, send, type PreparedResponse } from './respond';
 import type { FhirRequest, FhirResponse, Route } from './route';
 import { errorForLog } from '../log-safe';
+
+/** What the HTTP layer itself uses: no path to patient data (routes are given theirs). */
+export interface HttpDeps {
+  config: GatewayConfig;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  auth: AuthService;
+  audit: AuditService;
+  /** per-client request limit; absent when not configured */
+  rateLimiter?: { take(clientId: string): void };
+}
 
 /**
  * Runs one route for one request, in the order every route shares (OpenHIM's pipeline idea):
  * authenticate → authorize → read the body → handler → audit → respond. Nothing is sent before
  * its audit record is stored; if that fails, the answer is 503 and carries no data (API.md §7).
  */
-export function dispatcher(route: Route | undefined, services: Services): RequestHandler {
+export function dispatcher(route: Route | undefined, services: HttpDeps): RequestHandler {
   const { auth, audit, log, metrics, clock, config } = services;
   const routeLabel = route ? route.path : 'unmatched';
   const limiter = services.rateLimiter;
@@ -38,7 +56,15 @@ export function dispatcher(route: Route | undefined, services: Services): Reques
         fr.body = Object.fromEntries(Object.entries(form).map(([k, v]) => [k, v.length === 1 ? v[0] : v]));
         if (route.interaction === 'search-type') for (const [k, v] of Object.entries(form)) (fr.query[k] ??= []).push(...v);
       }
-      return await route.handler(fr);
+      const response = await route.handler(fr);
+      // Patient data goes out only as released by the guarded path (patient-data/release.ts).
+      const unreleased = typeof response.body === 'object' ? unreleasedIn(response.body) : undefined;
+      if (unreleased) {
+        metrics.unreleasedRefused.inc();
+        log.error({ requestId: fr.record.requestId, route: route.path, resourceType: unreleased }, 'unreleased patient data refused');
+        throw serverError();
+      }
+      return response;
     } catch (e) {
       return errorResponse(e, log, config.canonicalBase, fr.record.requestId);
     }

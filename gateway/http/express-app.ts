@@ -1,7 +1,6 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { badRequest, methodNotAllowed, payloadTooLarge } from '../fhir/outcomes';
-import type { Services } from '../services';
-import { dispatcher } from './dispatch';
+import { dispatcher, type HttpDeps } from './dispatch';
 import type { Route } from './route';
 
 /**
@@ -13,7 +12,7 @@ import type { Route } from './route';
  *   4. 404 for anything else
  *   5. errors express raises itself (undecodable URLs) → 400 OperationOutcome, audited like the rest
  */
-export function createExpressApp(services: Services, routes: Route[]): Express {
+export function createExpressApp(services: HttpDeps, routes: Route[]): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

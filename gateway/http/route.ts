@@ -1,10 +1,10 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { AccessRecord, Requester } from '../context';
-import type { Role } from '../config';
+import type { AccessRequirement } from '../auth/contract';
 
 /**
  * The framework-free request every handler sees (Medplum's FhirRequest idea): express stays in
- * gateway/http/app-express.ts; handlers return data or throw an OperationOutcomeError.
+ * gateway/http/express-app.ts; handlers return data or throw an OperationOutcomeError.
  */
 export interface FhirRequest {
   method: string;
@@ -36,9 +36,7 @@ export interface FhirResponse {
  * What a route needs: `none` (open: metadata, smart-configuration, healthz, token endpoint) or a
  * token with a SMART v2 scope `system/<resource>.<permission>` and/or one of the roles.
  */
-export type RouteAccess =
-  | { kind: 'none' }
-  | { kind: 'token'; resource?: string; permission?: 'c' | 'r' | 'u' | 'd' | 's'; roles?: Role[] };
+export type RouteAccess = { kind: 'none' } | ({ kind: 'token' } & AccessRequirement);
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';

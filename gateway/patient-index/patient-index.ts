@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../context';
 import { HospitalCallError, type HospitalCaller } from '../federation/hospital-caller';
 import { hospitalFailureOutcome } from '../fhir/outcomes';
-import type { PatientIndex, PatientLink, PatientLookup, RegionalPatient } from '../services';
+import type { PatientIndex, PatientLink, PatientLookup, RegionalPatient } from './contract';
 import type { Db } from '../storage/db';
 
 /**
@@ -15,8 +15,8 @@ export function createPatientIndex(deps: {
   db: Db;
   clock: Clock;
   log: Logger;
-  callers: () => Map<string, HospitalCaller>;
-}): RegionalPatientIndex {
+  callers: () => ReadonlyMap<string, HospitalCaller>;
+}): PatientIndex {
   const { db, clock } = deps;
   // Residents and their links change rarely and only grow, so a short-lived cache is safe across
   // instances: a stale entry can only mean asking a hospital once more for a link another
@@ -96,7 +96,7 @@ export function createPatientIndex(deps: {
     const linkedNow = new Set<string>();
     let onFound: () => void = () => undefined;
     const firstFound = new Promise<void>((resolve) => (onFound = resolve));
-    const answers = new Map(callers.map((c) => [c.hospitalId, c.call('find-patient', (o) => c.adapter.findPatient(nationalId, o))]));
+    const answers = new Map(callers.map((c) => [c.hospitalId, c.call('find-patient', (adapter, o) => adapter.findPatient(nationalId, o))]));
     for (const a of answers.values()) a.catch(() => undefined);
     const asks = callers.map(async (c) => {
       try {
@@ -149,11 +149,4 @@ export function createPatientIndex(deps: {
 /** A copy, so hospitals that answer later do not change what the caller already acted on. */
 function snapshot(l: PatientLookup): PatientLookup {
   return { unknownAt: new Set(l.unknownAt), failedAt: new Map(l.failedAt) };
-}
-
-export interface RegionalPatientIndex extends PatientIndex {
-  /** the resident and what asking the hospitals found out (see {@link PatientLookup}) */
-  lookupNationalId(nationalId: string, opts?: { refresh?: boolean; firstFound?: boolean }): Promise<{ patient: RegionalPatient | null; lookup: PatientLookup }>;
-  /** the patient a hospital knows under a record number (PIXm by MR identifier) */
-  findByMrn(hospitalId: string, mrn: string): Promise<RegionalPatient | null>;
 }

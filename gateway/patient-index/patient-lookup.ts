@@ -1,8 +1,7 @@
 import type { GatewayConfig } from '../config';
 import { badRequest } from '../fhir/outcomes';
-import type { PatientLookup, RegionalPatient } from '../services';
+import type { PatientIndex, PatientLookup, RegionalPatient } from './contract';
 import { NATIONAL_ID_SYSTEM, validateNationalId } from './national-id';
-import type { RegionalPatientIndex } from './patient-index';
 import { mrnSystem } from './patient-resource';
 
 const PROBLEM_TEXT = {
@@ -16,7 +15,7 @@ const PROBLEM_TEXT = {
  * a typo never reaches a hospital) or a hospital's record number. Null when nobody knows them.
  */
 export async function lookupPatientByIdentifier(
-  index: RegionalPatientIndex,
+  index: PatientIndex,
   config: GatewayConfig,
   ident: { system?: string; value: string },
   param: string,

@@ -1,6 +1,6 @@
 import type { Identifier, Patient } from '@medplum/fhirtypes';
 import type { GatewayConfig } from '../config';
-import type { RegionalPatient } from '../services';
+import type { PatientLink, RegionalPatient } from './contract';
 import { NATIONAL_ID_SYSTEM, demographicsFromNationalId } from './national-id';
 
 /** The identifier system of a hospital's medical record numbers. */
@@ -12,16 +12,26 @@ export const mrnSystem = (canonicalBase: string, hospitalId: string) => `${canon
  * names stay with the hospitals (minimum necessary).
  */
 export function patientResource(p: RegionalPatient, config: GatewayConfig): Patient {
+  return minimalPatientResource(p, config, { links: p.links, nationalId: true });
+}
+
+/**
+ * The regional patient with only the identifiers given: the regional id always, the national id
+ * (and the birth date and sex it encodes) when `nationalId`, record numbers of `links` only. What an
+ * asker without consent is shown (docs/patient-data.md).
+ */
+export function minimalPatientResource(p: RegionalPatient, config: GatewayConfig, show: { links: readonly PatientLink[]; nationalId: boolean }): Patient {
   const names = new Map(config.hospitals.map((h) => [h.id, h.name]));
-  const identifier: Identifier[] = [
-    {
+  const identifier: Identifier[] = [];
+  if (show.nationalId) {
+    identifier.push({
       use: 'official',
       type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'NI', display: 'National unique individual identifier' }] },
       system: NATIONAL_ID_SYSTEM,
       value: p.nationalId,
-    },
-  ];
-  for (const l of p.links) {
+    });
+  }
+  for (const l of show.links) {
     for (const mrn of l.mrns) {
       identifier.push({
         use: 'usual',
@@ -32,14 +42,13 @@ export function patientResource(p: RegionalPatient, config: GatewayConfig): Pati
       });
     }
   }
-  const { birthDate, gender } = demographicsFromNationalId(p.nationalId);
-  return {
-    resourceType: 'Patient',
-    id: p.id,
-    meta: { source: config.publicBaseUrl },
-    identifier,
-    active: true,
-    gender,
-    birthDate,
-  };
+  const patient: Patient = { resourceType: 'Patient', id: p.id, meta: { source: config.publicBaseUrl } };
+  if (identifier.length) patient.identifier = identifier;
+  patient.active = true;
+  if (show.nationalId) {
+    const { birthDate, gender } = demographicsFromNationalId(p.nationalId);
+    patient.gender = gender;
+    patient.birthDate = birthDate;
+  }
+  return patient;
 }

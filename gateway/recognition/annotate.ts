@@ -1,7 +1,7 @@
 import type { Extension } from '@medplum/fhirtypes';
 import type { ResultResource } from '../../adapters/adapter';
 import type { GatewayConfig } from '../config';
-import type { CatalogItem } from '../services';
+import type { CatalogItem } from './contract';
 import { RECOGNITION_STATUSES, recognitionStatus, resultTime, type RecognitionHospital, type RecognitionVerdict } from './recognition-status';
 
 /**

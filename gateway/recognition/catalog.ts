@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../config';
-import type { CatalogItem } from '../services';
+import type { CatalogItem } from './contract';
 import { loincProblem } from './loinc';
 
 /**

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import { RESULT_TYPES, type ResultType } from '../../adapters/adapter';
 import { badRequest, forbidden, notFound, unprocessable } from '../fhir/outcomes';
-import type { FhirRequest, FhirResponse } from '../http/route';
-import type { CatalogItem } from '../services';
+import type { Access } from '../patient-data/contract';
+import type { CatalogItem } from './contract';
 import { judge } from './annotate';
 import { chinaMonth, DECISIONS, insertDecision, RETEST_REASONS, toFen, type Decision, type DecisionRow, type RetestReason } from './decision-store';
-import { itemOf, observationsById, parameters, requireRequester, type RecognitionContext } from './recognition-context';
+import { itemOf, observationsById, parameters, type RecognitionContext } from './recognition-context';
 
 /**
  * `POST /Patient/{id}/$recognition-decision` (API.md §6): the receiving physician records whether
@@ -120,21 +120,20 @@ export function parseDecision(body: unknown, catalog: ReadonlyMap<string, Catalo
   };
 }
 
-export async function recognitionDecisionHandler(ctx: RecognitionContext, req: FhirRequest): Promise<FhirResponse> {
-  const requester = requireRequester(req.requester);
+export async function recordDecision(ctx: RecognitionContext, access: Access, patientId: string, body: unknown): Promise<Parameters> {
+  const { requester, record } = access;
   if (!requester.hospitalId) throw forbidden('Recognition decisions are made by a hospital\'s clinicians', 'hospital-required');
-  const patient = await ctx.patientIndex.get(req.params.id);
-  if (!patient) throw notFound(`Patient/${req.params.id} is not known`);
-  req.record.addPatient(patient.id);
+  if (!(await ctx.patientData.concerns(access, patientId))) throw notFound(`Patient/${patientId} is not known`);
   const now = ctx.clock.now();
-  const input = parseDecision(req.body, ctx.byCode, now);
+  const input = parseDecision(body, ctx.byCode, now);
   if (!requester.user?.id) {
     throw unprocessable('The decision must name the physician: the token carries no IUA subject_id', undefined, 'practitioner-required');
   }
 
   // The result must be one this requester can see among this patient's results.
   const types: ResultType[] = input.resultType === 'DiagnosticReport' ? ['DiagnosticReport', 'Observation'] : [input.resultType];
-  const found = await ctx.results.patientResults(patient, types, requester, req.record);
+  const found = await ctx.patientData.results(access, { patientId }, types);
+  if (!found) throw notFound(`Patient/${patientId} is not known`);
   const result = found.results.find((f) => f.resource.resourceType === input.resultType && f.resource.id === input.resultId);
   const ref = `${input.resultType}/${input.resultId}`;
   if (!result) {
@@ -151,7 +150,7 @@ export async function recognitionDecisionHandler(ctx: RecognitionContext, req: F
 
   const row: DecisionRow = {
     id: randomUUID(),
-    patient_id: patient.id,
+    patient_id: found.patientId,
     item: item.code,
     result_ref: ref,
     result_hospital: result.hospitalId,
@@ -170,8 +169,8 @@ export async function recognitionDecisionHandler(ctx: RecognitionContext, req: F
     source: 'api',
   };
   await insertDecision(ctx.db, row);
-  req.record.resourceIds.add(`recognition-decision/${row.id}`);
-  return { status: 201, body: decisionParameters(ctx, row) };
+  record.resourceIds.add(`recognition-decision/${row.id}`);
+  return decisionParameters(ctx, row);
 }
 
 /** A stored decision as the Parameters echoed to the HIS. */

@@ -1,6 +1,6 @@
 import type { CodeableConcept, Coding, DiagnosticReport, ImagingStudy, Observation } from '@medplum/fhirtypes';
 import type { ResultResource } from '../../adapters/adapter';
-import type { CatalogItem } from '../services';
+import type { CatalogItem } from './contract';
 
 /**
  * Which catalogue item a result is (API.md §6: "by LOINC — the report's or any of its

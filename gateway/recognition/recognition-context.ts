@@ -1,14 +1,14 @@
 import type { Observation, Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import type { GatewayConfig } from '../config';
-import type { Clock, Requester } from '../context';
-import { unauthorized } from '../fhir/outcomes';
-import type { CatalogItem, FoundResult, PatientIndex, ResultsService } from '../services';
+import type { Clock } from '../context';
+import type { FoundResult, PatientData } from '../patient-data/contract';
+import type { CatalogItem } from './contract';
 import type { Db } from '../storage/db';
 import type { Annotate } from './annotate';
 import type { ItemMatcher } from './item-matcher';
 import type { RecognitionHospital } from './recognition-status';
 
-/** What the recognition operations share: built once by createRecognitionService. */
+/** What the recognition operations share: built once by createRecognitionOperations. */
 export interface RecognitionContext {
   config: GatewayConfig;
   db: Db;
@@ -18,13 +18,8 @@ export interface RecognitionContext {
   matcher: ItemMatcher;
   annotate: Annotate;
   hospitals: ReadonlyMap<string, RecognitionHospital>;
-  results: ResultsService;
-  patientIndex: PatientIndex;
-}
-
-export function requireRequester(requester: Requester | undefined): Requester {
-  if (!requester) throw unauthorized();
-  return requester;
+  /** the only way to the patient's results: consent, labels and the access record included */
+  patientData: PatientData;
 }
 
 export const parameters = (parameter: ParametersParameter[]): Parameters => ({ resourceType: 'Parameters', parameter });

@@ -1,10 +1,10 @@
-import type { OperationOutcome, ParametersParameter } from '@medplum/fhirtypes';
+import type { OperationOutcome, Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import type { ResultType } from '../../adapters/adapter';
 import { badRequest, notFound, suppressedOutcome } from '../fhir/outcomes';
-import type { FhirRequest, FhirResponse } from '../http/route';
-import type { CatalogItem, FoundResult } from '../services';
+import type { Access, FoundResult } from '../patient-data/contract';
+import type { CatalogItem } from './contract';
 import { judge } from './annotate';
-import { itemOf, observationsById, parameters, queryValues, requireRequester, type RecognitionContext } from './recognition-context';
+import { itemOf, observationsById, parameters, queryValues, type RecognitionContext } from './recognition-context';
 import { resultTime, type RecognitionStatus } from './recognition-status';
 
 /**
@@ -19,12 +19,8 @@ import { resultTime, type RecognitionStatus } from './recognition-status';
  * consent withholding results, are reported as `outcome` parameters holding an OperationOutcome
  * (the same ones a search Bundle carries), because an absent result may then be only unseen.
  */
-export async function recognitionHandler(ctx: RecognitionContext, req: FhirRequest): Promise<FhirResponse> {
-  const requester = requireRequester(req.requester);
-  const items = askedItems(ctx, req.query);
-  const patient = await ctx.patientIndex.get(req.params.id);
-  if (!patient) throw notFound(`Patient/${req.params.id} is not known`);
-  req.record.addPatient(patient.id);
+export async function recognitionOperation(ctx: RecognitionContext, access: Access, patientId: string, query: Record<string, string[]>): Promise<Parameters> {
+  const items = askedItems(ctx, query);
   const types = new Set<ResultType>();
   // Lab items are found as reports, matched through the observations that travel with them (one
   // query a hospital, as a report search); imaging items also as studies. The answer offers a
@@ -33,13 +29,14 @@ export async function recognitionHandler(ctx: RecognitionContext, req: FhirReque
     types.add('DiagnosticReport');
     if (item.category === 'imaging') types.add('ImagingStudy');
   }
-  const found = await ctx.results.patientResults(patient, [...types], requester, req.record);
+  const found = await ctx.patientData.results(access, { patientId }, [...types]);
+  if (!found) throw notFound(`Patient/${patientId} is not known`);
   const outcomes: OperationOutcome[] = [...found.failures];
   if (found.suppressed) outcomes.push(suppressedOutcome());
-  const verdicts = judgeAll(ctx, found.results, requester.hospitalId, ctx.clock.now());
+  const verdicts = judgeAll(ctx, found.results, access.requester.hospitalId, ctx.clock.now());
   const params: ParametersParameter[] = items.map((item) => itemParameter(item, verdicts.get(item.code) ?? []));
   for (const o of outcomes) params.push({ name: 'outcome', resource: o });
-  return { body: parameters(params) };
+  return parameters(params);
 }
 
 /** The asked items, each once, in the order asked; 400 naming unknown codes or when none is asked. */

@@ -1,75 +1,74 @@
-import type { CatalogItem, PatientIndex, RecognitionService, ResultsService } from '../services';
-import type { ServiceDeps } from '../service-deps';
-import type { Route } from '../http/route';
-import { createAnnotator, recognitionHospitals } from './annotate';
-import { recognitionDecisionHandler } from './decision-operation';
-import { createItemMatcher } from './item-matcher';
+import type { Parameters } from '@medplum/fhirtypes';
+import type { GatewayConfig } from '../config';
+import type { Clock } from '../context';
+import type { Access, PatientData } from '../patient-data/contract';
+import type { Db } from '../storage/db';
+import { createAnnotator, recognitionHospitals, type Annotate } from './annotate';
+import type { CatalogItem, RecognitionRules } from './contract';
+import { recordDecision } from './decision-operation';
+import { createItemMatcher, type ItemMatcher } from './item-matcher';
 import type { RecognitionContext } from './recognition-context';
-import { recognitionHandler } from './recognition-operation';
-import { recognitionStatsHandler } from './stats-operation';
+import { recognitionOperation } from './recognition-operation';
+import type { RecognitionHospital } from './recognition-status';
+import { recognitionStats } from './stats-operation';
 
 /**
- * Mutual recognition (API.md §6): the catalogue, the rule every result is annotated with, and the
- * three operations — `$recognition`, `$recognition-decision`, `$recognition-stats`.
- * Rules live in recognition-status.ts and item-matcher.ts (pure); this file only wires them.
+ * Mutual recognition (API.md §6) in two parts: the rules every result is matched and annotated
+ * with (used by the guarded patient data), and the three operations — `$recognition`,
+ * `$recognition-decision`, `$recognition-stats` — which read results only through that patient
+ * data. Rules live in recognition-status.ts and item-matcher.ts (pure); this file only wires them.
  */
-export function createRecognitionService(
-  deps: ServiceDeps & { catalog: CatalogItem[]; results: ResultsService; patientIndex: PatientIndex },
-): RecognitionService {
-  const catalog: readonly CatalogItem[] = Object.freeze([...deps.catalog]);
+export interface Recognition extends RecognitionRules {
+  readonly byCode: ReadonlyMap<string, CatalogItem>;
+  readonly matcher: ItemMatcher;
+  readonly hospitals: ReadonlyMap<string, RecognitionHospital>;
+  readonly annotator: Annotate;
+}
+
+export function createRecognitionRules(config: GatewayConfig, items: readonly CatalogItem[]): Recognition {
+  const catalog: readonly CatalogItem[] = Object.freeze([...items]);
+  const byCode = new Map(catalog.map((i) => [i.code, i]));
+  const matcher = createItemMatcher(catalog);
+  const annotate = createAnnotator(config);
+  return {
+    catalog,
+    byCode,
+    matcher,
+    hospitals: recognitionHospitals(config),
+    annotator: annotate,
+    itemByCode: (code) => byCode.get(code),
+    matchItem: (resource, members) => matcher(resource, members),
+    annotate: (resource, item, source, requester, now) => {
+      annotate(resource, item, source, requester, now);
+    },
+  };
+}
+
+export interface RecognitionOperations {
+  /** `GET /Patient/{id}/$recognition` */
+  recognition(access: Access, patientId: string, query: Record<string, string[]>): Promise<Parameters>;
+  /** `POST /Patient/{id}/$recognition-decision`: the stored decision */
+  decide(access: Access, patientId: string, body: unknown): Promise<Parameters>;
+  /** `GET /$recognition-stats` (aggregates only: no patient is named) */
+  stats(query: Record<string, string[]>): Promise<Parameters>;
+}
+
+export function createRecognitionOperations(deps: { config: GatewayConfig; db: Db; clock: Clock; rules: Recognition; patientData: PatientData }): RecognitionOperations {
+  const { rules } = deps;
   const ctx: RecognitionContext = {
     config: deps.config,
     db: deps.db,
     clock: deps.clock,
-    catalog,
-    byCode: new Map(catalog.map((i) => [i.code, i])),
-    matcher: createItemMatcher(catalog),
-    annotate: createAnnotator(deps.config),
-    hospitals: recognitionHospitals(deps.config),
-    results: deps.results,
-    patientIndex: deps.patientIndex,
+    catalog: rules.catalog,
+    byCode: rules.byCode,
+    matcher: rules.matcher,
+    annotate: rules.annotator,
+    hospitals: rules.hospitals,
+    patientData: deps.patientData,
   };
-
-  const routes: Route[] = [
-    {
-      method: 'GET',
-      path: '/Patient/:id/$recognition',
-      interaction: '$recognition',
-      resourceType: 'Patient',
-      access: { kind: 'token', resource: 'DiagnosticReport', permission: 's', roles: ['clinician'] },
-      audited: true,
-      body: 'none',
-      handler: (req) => recognitionHandler(ctx, req),
-    },
-    {
-      method: 'POST',
-      path: '/Patient/:id/$recognition-decision',
-      interaction: '$recognition-decision',
-      resourceType: 'Patient',
-      // Recording a decision needs no FHIR create scope: it is a clinician's act on results they may read.
-      access: { kind: 'token', roles: ['clinician'] },
-      audited: true,
-      body: 'json',
-      handler: (req) => recognitionDecisionHandler(ctx, req),
-    },
-    {
-      method: 'GET',
-      path: '/$recognition-stats',
-      interaction: '$recognition-stats',
-      access: { kind: 'token', roles: ['auditor'] },
-      audited: true,
-      body: 'none',
-      handler: (req) => recognitionStatsHandler(ctx, req),
-    },
-  ];
-
   return {
-    catalog,
-    itemByCode: (code) => ctx.byCode.get(code),
-    matchItem: (resource, members) => ctx.matcher(resource, members),
-    annotate: (resource, item, source, requester, now) => {
-      ctx.annotate(resource, item, source, requester, now);
-    },
-    routes: () => routes,
+    recognition: (access, patientId, query) => recognitionOperation(ctx, access, patientId, query),
+    decide: (access, patientId, body) => recordDecision(ctx, access, patientId, body),
+    stats: (query) => recognitionStats(ctx, query),
   };
 }

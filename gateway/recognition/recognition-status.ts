@@ -1,5 +1,5 @@
 import type { ResultResource } from '../../adapters/adapter';
-import type { CatalogItem } from '../services';
+import type { CatalogItem } from './contract';
 
 /**
  * The recognition rule of API.md §6 as one pure function: for a result from hospital P asked for

@@ -1,8 +1,7 @@
-import type { ParametersParameter } from '@medplum/fhirtypes';
+import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import { badRequest } from '../fhir/outcomes';
-import type { FhirRequest, FhirResponse } from '../http/route';
 import { decisionGroups, RETEST_REASONS, type StatsGroup } from './decision-store';
-import { parameters, queryValues, requireRequester, type RecognitionContext } from './recognition-context';
+import { parameters, queryValues, type RecognitionContext } from './recognition-context';
 
 /**
  * `GET /$recognition-stats?from=&to=&hospital=&item=` (API.md §6, auditor): how often results
@@ -80,10 +79,9 @@ function figures(t: Tally): ParametersParameter[] {
   return out;
 }
 
-export async function recognitionStatsHandler(ctx: RecognitionContext, req: FhirRequest): Promise<FhirResponse> {
-  requireRequester(req.requester);
+export async function recognitionStats(ctx: RecognitionContext, query: Record<string, string[]>): Promise<Parameters> {
   const single = (name: string): string | undefined => {
-    const v = req.query[name];
+    const v = query[name];
     if (!v?.length) return undefined;
     if (v.length > 1) throw badRequest(`Parameter ${name} is given more than once`, name, 'duplicate-parameter');
     return v[0];
@@ -95,10 +93,10 @@ export async function recognitionStatsHandler(ctx: RecognitionContext, req: Fhir
   if (fromText !== undefined && !from) throw badRequest('Parameter from must be a date (YYYY[-MM[-DD]]) or a dateTime with zone', 'from', 'invalid-date');
   if (toText !== undefined && !to) throw badRequest('Parameter to must be a date (YYYY[-MM[-DD]]) or a dateTime with zone', 'to', 'invalid-date');
   if (from && to && from.start.getTime() >= to.endExclusive.getTime()) throw badRequest('Parameter from is after to', ['from', 'to'], 'invalid-period');
-  const hospitals = queryValues(req.query, 'hospital');
+  const hospitals = queryValues(query, 'hospital');
   const unknownHospitals = hospitals.filter((h) => !ctx.hospitals.has(h));
   if (unknownHospitals.length) throw badRequest(`Unknown hospital(s): ${unknownHospitals.join(', ')}`, 'hospital', 'unknown-hospital');
-  const items = queryValues(req.query, 'item');
+  const items = queryValues(query, 'item');
   const unknownItems = items.filter((i) => !ctx.byCode.has(i));
   if (unknownItems.length) throw badRequest(`Unknown catalog item code(s): ${unknownItems.join(', ')}`, 'item', 'unknown-item');
 
@@ -146,5 +144,5 @@ export async function recognitionStatsHandler(ctx: RecognitionContext, req: Fhir
     });
   }
   for (const [month, t] of sorted(by.month)) params.push({ name: 'byMonth', part: [{ name: 'month', valueString: month }, ...figures(t)] });
-  return { body: parameters(params) };
+  return parameters(params);
 }

@@ -23,7 +23,8 @@ import { appendRows, chainHead } from '../../gateway/audit/audit-store';
 import type { AuditRowContent } from '../../gateway/audit/hash-chain';
 import { migrate } from '../../gateway/migrations';
 import { closeReader, createDb, createReader, type Db } from '../../gateway/storage/db';
-import type { AuditService } from '../../gateway/services';
+import type { AuditService } from '../../gateway/audit/contract';
+import { auditRoutes } from '../../gateway/http/routes/audit-routes';
 import { auditor, auditTestConfig, auditTestDeps, clinician, request, searchEntry } from '../unit/audit/audit-fixtures';
 
 export interface AuditBenchFigures {
@@ -105,7 +106,7 @@ async function verifyChildMain(filename: string): Promise<void> {
   // as deployed: $verify reads through the reader connections beside the one writer
   const reader = createReader(db);
   const audit = createAuditService({ ...auditTestDeps(db), reader });
-  const route = audit.routes().find((r) => r.path === '/AuditEvent/$verify')!;
+  const route = auditRoutes({ reader, config: auditTestDeps(db).config }).find((r) => r.path === '/AuditEvent/$verify')!;
   const started = process.hrtime.bigint();
   const res = await route.handler(request({ url: '/AuditEvent/$verify', requester: auditor(), interaction: '$verify' }));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -125,8 +126,8 @@ async function verifyChildMain(filename: string): Promise<void> {
 }
 
 /** p95 of GET /AuditEvent?patient=<random patient> through the route handler. */
-async function measureSearch(audit: AuditService): Promise<number> {
-  const route = audit.routes().find((r) => r.method === 'GET' && r.path === '/AuditEvent')!;
+async function measureSearch(db: Db): Promise<number> {
+  const route = auditRoutes({ reader: db, config: auditTestDeps(db).config }).find((r) => r.method === 'GET' && r.path === '/AuditEvent')!;
   const times: number[] = [];
   for (let i = 0; i < SEARCHES; i++) {
     const p = `p${Math.floor(Math.random() * PATIENTS)}`;
@@ -153,7 +154,7 @@ export async function runAuditBench(opts: { events?: number; searchEvents?: numb
     await fillAuditStore(db, searchEvents);
     const verify = await verifyInChild(filename);
     if (!verify.valid || verify.checked < searchEvents) throw new Error(`verify: ${JSON.stringify(verify)}`);
-    const auditSearchP95Ms = await measureSearch(audit);
+    const auditSearchP95Ms = await measureSearch(db);
     await audit.close();
     return { auditEventsPerSec, verifySeconds: verify.seconds, verifyRssMb: verify.rssMb, auditSearchP95Ms };
   } finally {

@@ -2,14 +2,23 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Session } from 'node:inspector';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { createGateway } from '../../gateway/app';
+import { createAdapter } from '../../adapters/factory';
+import { createGateway, type GatewayOptions } from '../../gateway/app';
 import { parseConfig } from '../../gateway/config';
 import { silentLogger } from '../../gateway/logger';
 
 /** Child process of `npm run bench`: the real gateway from a config file, on an ephemeral port. */
 async function main() {
   const config = parseConfig(JSON.parse(readFileSync(process.argv[2], 'utf8')), { env: {} });
-  const gateway = await createGateway(config, { log: silentLogger() });
+  // Adapters are reachable only inside the gateway's hospital callers, so the trace wraps them as they are made.
+  const adapterFactory: GatewayOptions['adapterFactory'] = process.env.BENCH_TRACE
+    ? (h, deps) => {
+        const adapter = createAdapter(h, deps);
+        wrap(adapter, 'fetchResults', 'adapter');
+        return adapter;
+      }
+    : undefined;
+  const gateway = await createGateway(config, { log: silentLogger(), adapterFactory });
   if (process.env.BENCH_TRACE) trace(gateway.services);
   if (process.env.BENCH_GC) traceGc();
   if (process.env.BENCH_HEAP) sampleAllocations(process.env.BENCH_HEAP);
@@ -27,27 +36,27 @@ async function main() {
 void main();
 
 /** BENCH_TRACE=1: average time in each service call, printed to stderr at exit (diagnosis only). */
-function trace(services: any) {
-  const stats: Record<string, { n: number; ms: number }> = {};
-  const wrap = (obj: any, name: string, label: string) => {
-    const orig = obj[name].bind(obj);
-    obj[name] = async (...a: unknown[]) => {
-      const t = performance.now();
-      try {
-        return await orig(...a);
-      } finally {
-        const s = (stats[label] ??= { n: 0, ms: 0 });
-        s.n++;
-        s.ms += performance.now() - t;
-      }
-    };
+const stats: Record<string, { n: number; ms: number }> = {};
+function wrap(obj: any, name: string, label: string) {
+  const orig = obj[name].bind(obj);
+  obj[name] = async (...a: unknown[]) => {
+    const t = performance.now();
+    try {
+      return await orig(...a);
+    } finally {
+      const s = (stats[label] ??= { n: 0, ms: 0 });
+      s.n++;
+      s.ms += performance.now() - t;
+    }
   };
+}
+
+function trace(services: any) {
   wrap(services.audit, 'recordRequest', 'audit');
   wrap(services.consent, 'gateFor', 'consent');
   wrap(services.patientIndex, 'get', 'patient');
   wrap(services.auth, 'authenticate', 'auth');
-  wrap(services.results, 'patientResults', 'results');
-  for (const c of services.callers.values()) wrap(c.adapter, 'fetchResults', 'adapter');
+  wrap(services.patientData, 'results', 'results');
   const started = new Map<string, number>();
   const byKind: Record<string, { n: number; ms: number }> = {};
   services.db.on('query', (q: any) => started.set(q.__knexQueryUid, performance.now()));

@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '../../config';
 import { capabilityStatement } from './capability';
-import type { HospitalCaller } from '../../federation/hospital-caller';
+import type { HospitalHealth } from '../../federation/hospital-caller';
 import type { Route } from '../route';
 import type { Metrics } from '../../metrics';
 import type { Db } from '../../storage/db';
@@ -13,11 +13,12 @@ export function opsRoutes(deps: {
   config: GatewayConfig;
   db: Db;
   metrics: Metrics;
-  callers: Map<string, HospitalCaller>;
+  /** each hospital's health, as its caller reports it */
+  hospitals: () => HospitalHealth[];
   allRoutes: () => Route[];
   version: string;
 }): Route[] {
-  const { config, db, metrics, callers } = deps;
+  const { config, db, metrics } = deps;
   let capability: ReturnType<typeof capabilityStatement> | undefined;
   return [
     {
@@ -43,19 +44,7 @@ export function opsRoutes(deps: {
         } catch {
           database = 'down';
         }
-        const hospitals = [...callers.values()].map((c) => {
-          const s = c.adapter.status();
-          const circuit = c.state;
-          const state = circuit === 'open' ? 'circuit-open' : s.state === 'down' ? 'down' : c.lastError && circuit !== 'closed' ? 'down' : 'up';
-          return {
-            id: c.hospitalId,
-            kind: c.adapter.kind,
-            state,
-            lastError: c.lastError ?? s.lastError ?? null,
-            lastErrorAt: c.lastErrorAt ?? s.lastErrorAt ?? null,
-            ...(s.details ? { details: s.details } : {}),
-          };
-        });
+        const hospitals = deps.hospitals();
         return {
           status: database === 'up' ? 200 : 503,
           contentType: 'application/json; charset=utf-8',

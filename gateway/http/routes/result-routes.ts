@@ -2,10 +2,9 @@ import type { ResultType } from '../../../adapters/adapter';
 import { RESULT_TYPES } from '../../../adapters/adapter';
 import type { GatewayConfig } from '../../config';
 import { parseGatewayId } from '../../federation/result-ids';
-import type { FederatedResults } from '../../federation/results-service';
+import type { PatientData } from '../../patient-data/contract';
+import { accessOf } from '../access';
 import type { FhirRequest, Route } from '../route';
-import type { RegionalPatientIndex } from '../../patient-index/patient-index';
-import { lookupPatientByIdentifier } from '../../patient-index/patient-lookup';
 import { searchsetBundle } from '../../fhir/bundle';
 import { suppressedOutcome } from '../../fhir/outcomes';
 import { matchesSearch, parseResultSearch, sortResults } from '../../fhir/result-search';
@@ -13,26 +12,20 @@ import type { Observation, Resource } from '@medplum/fhirtypes';
 
 /**
  * Search and read of DiagnosticReport, Observation and ImagingStudy across every hospital
- * (API.md §4), GET and POST `_search`. Thin: parsing in result-search.ts, the federation in
- * federation/results-service.ts.
+ * (API.md §4), GET and POST `_search`. Thin: parsing in result-search.ts; the patient, consent and
+ * the hospitals behind the guarded patient data.
  */
-export function resultRoutes(deps: { config: GatewayConfig; results: FederatedResults; patientIndex: RegionalPatientIndex }): Route[] {
-  const { config, results, patientIndex } = deps;
+export function resultRoutes(deps: { config: GatewayConfig; patientData: PatientData }): Route[] {
+  const { config, patientData } = deps;
   const hospitalIds = new Set(config.hospitals.map((h) => h.id));
 
   const search = (type: ResultType) => async (req: FhirRequest) => {
     const q = parseResultSearch(type, req.query, req.headers.prefer, hospitalIds);
-    const { patient, lookup } = q.patient
-      ? { patient: await patientIndex.get(q.patient), lookup: undefined }
-      : await lookupPatientByIdentifier(patientIndex, config, q.patientIdentifier!, 'patient.identifier', { firstFound: true });
+    const subject = q.patient ? { patientId: q.patient } : { identifier: q.patientIdentifier!, param: 'patient.identifier' };
     const base = { publicBaseUrl: config.publicBaseUrl, path: `/${type}`, params: q.echo, offset: q.offset, count: q.count };
-    if (!patient) return { body: searchsetBundle({ ...base, matches: [], total: 0 }) };
+    const found = await patientData.results(accessOf(req), subject, [type], { hospitals: q.hospitals, includeMembers: q.includeResults });
+    if (!found) return { body: searchsetBundle({ ...base, matches: [], total: 0 }) };
 
-    const found = await results.patientResults(patient, [type], req.requester!, req.record, {
-      hospitals: q.hospitals,
-      preflight: lookup,
-      includeMembers: q.includeResults,
-    });
     const matches = sortResults(
       found.results.filter((f) => f.resource.resourceType === type && matchesSearch(f.resource, q)).map((f) => f.resource),
       q.sort,
@@ -62,7 +55,7 @@ export function resultRoutes(deps: { config: GatewayConfig; results: FederatedRe
   };
 
   const read = (type: ResultType) => async (req: FhirRequest) => {
-    const found = await results.readResult(type, req.params.id, req.requester!, req.record);
+    const found = await patientData.readResult(accessOf(req), type, req.params.id);
     return { body: found.resource };
   };
 

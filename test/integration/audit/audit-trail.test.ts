@@ -6,7 +6,8 @@ import { GENESIS_HASH, chainHash, type AuditRow } from '../../../gateway/audit/h
 import { CHAIN_MOVED, dropChainTrigger } from '../../../gateway/audit/migration';
 import { isOperationOutcomeError } from '../../../gateway/fhir/outcomes';
 import type { FhirResponse, Route } from '../../../gateway/http/route';
-import type { AuditService } from '../../../gateway/services';
+import type { AuditService } from '../../../gateway/audit/contract';
+import { auditRoutes, type AuditRouteDeps } from '../../../gateway/http/routes/audit-routes';
 import { createDb } from '../../../gateway/storage/db';
 import { testDatabases, type TestDb } from '../../support/databases';
 import { expectValidFhir } from '../../support/fhir-validation';
@@ -17,8 +18,17 @@ import { auditor, auditTestDeps, clinician, entry, queryOf, request, searchEntry
  * one database, tamper detection, search and paging, and the write refusals.
  */
 
+// The HTTP routes over each service's store, as gateway/app.ts builds them.
+const routeDeps = new WeakMap<AuditService, AuditRouteDeps>();
+function auditService(deps: ReturnType<typeof auditTestDeps>, opts: { verifyBatchSize?: number } = {}): AuditService {
+  const a = createAuditService(deps);
+  routeDeps.set(a, { reader: deps.reader, config: deps.config, verifyBatchSize: opts.verifyBatchSize });
+  return a;
+}
+const routesOf = (audit: AuditService) => auditRoutes(routeDeps.get(audit)!);
+
 function routeOf(audit: AuditService, method: string, path: string): Route {
-  const r = audit.routes().find((x) => x.method === method && x.path === path);
+  const r = routesOf(audit).find((x) => x.method === method && x.path === path);
   if (!r) throw new Error(`no route ${method} ${path}`);
   return r;
 }
@@ -55,7 +65,7 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
   beforeEach(async () => {
     t = await open();
     deps = auditTestDeps(t.db);
-    audit = createAuditService(deps);
+    audit = auditService(deps);
   });
   afterEach(async () => {
     await audit.close();
@@ -97,7 +107,7 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
 
   test('two gateway instances on two connections append at once: one consistent chain', async () => {
     const db2 = createDb(t.config);
-    const audit2 = createAuditService(auditTestDeps(db2));
+    const audit2 = auditService(auditTestDeps(db2));
     try {
       const work = (svc: AuditService, tag: string) =>
         Promise.all(Array.from({ length: 300 }, (_, i) => svc.recordRequest(searchEntry([`p${i % 5}`], ['xm-zsh'], { requestId: `${tag}-${i}` }))));
@@ -202,7 +212,7 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
 
     test('verification in small batches finds the same link', async () => {
       await t.db('audit_events').where({ seq: 9 }).update({ outcome: 8 });
-      const small = createAuditService(deps, { verifyBatchSize: 2 });
+      const small = auditService(deps, { verifyBatchSize: 2 });
       expect(await verify(small)).toMatchObject({ valid: false, checked: 9, firstInvalid: ids[8] });
       await small.close();
     });
@@ -334,9 +344,9 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
   });
 
   test('routes: $verify registered before :id, access for auditors only', () => {
-    const paths = audit.routes().filter((r) => r.method === 'GET').map((r) => r.path);
+    const paths = routesOf(audit).filter((r) => r.method === 'GET').map((r) => r.path);
     expect(paths.indexOf('/AuditEvent/$verify')).toBeLessThan(paths.indexOf('/AuditEvent/:id'));
-    for (const r of audit.routes().filter((x) => x.method === 'GET')) {
+    for (const r of routesOf(audit).filter((x) => x.method === 'GET')) {
       expect(r.access).toMatchObject({ kind: 'token', resource: 'AuditEvent', roles: ['auditor'] });
       expect(r.audited).toBe(true);
     }
@@ -380,7 +390,7 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
     const broken = createDb(t.config);
     await broken.destroy();
     const bDeps = auditTestDeps(broken);
-    const svc = createAuditService(bDeps);
+    const svc = auditService(bDeps);
     const { status } = await outcomeOf(svc.recordRequest(searchEntry(['p1'])));
     expect(status).toBe(503);
     expect((await bDeps.metrics.auditFailures.get()).values[0].value).toBe(1);

@@ -4,7 +4,8 @@ import { parseConfig, type GatewayConfig } from '../../../gateway/config';
 import type { FhirRequest, FhirResponse, Route } from '../../../gateway/http/route';
 import { silentLogger } from '../../../gateway/logger';
 import { createMetrics } from '../../../gateway/metrics';
-import type { AuthService } from '../../../gateway/services';
+import type { AuthService } from '../../../gateway/auth/contract';
+import { authRoutes } from '../../../gateway/http/routes/auth-routes';
 import { createDb, type Db } from '../../../gateway/storage/db';
 import type { TestClient } from '../../support/auth';
 import type { TestDb } from '../../support/databases';
@@ -63,7 +64,7 @@ export async function authInstance(
   const metrics = createMetrics();
   const auth = createAuthService({ config, db, reader: db, clock: opts.clock ?? { now: () => new Date() }, log: silentLogger(), metrics });
   if (opts.init !== false) await auth.init();
-  const tokenRoute = auth.routes().find((r) => r.path === '/auth/token')!;
+  const tokenRoute = authRoutes(auth, config).find((r) => r.path === '/auth/token')!;
   return { auth, config, db, tokenRoute, metrics, close: async () => (opts.secondConnection ? db.destroy() : undefined) };
 }
 

@@ -5,7 +5,7 @@ import { createJtiStore } from '../../../gateway/auth/jti-store';
 import { addSigningKey, retireSigningKey } from '../../../gateway/auth/signing-keys';
 import type { Requester } from '../../../gateway/context';
 import { isOperationOutcomeError, type OperationOutcomeError } from '../../../gateway/fhir/outcomes';
-import type { RouteAccess } from '../../../gateway/http/route';
+import type { AccessRequirement } from '../../../gateway/auth/contract';
 import { silentLogger } from '../../../gateway/logger';
 import { makeTestClient, signClientAssertion, tokenRequestForm, type TestClient } from '../../support/auth';
 import { openSqlite, testDatabases, type TestDb } from '../../support/databases';
@@ -256,10 +256,9 @@ describe('authorize (403, API.md §3)', () => {
   });
   afterAll(() => tdb.close());
 
-  const tokenAccess = (a: Omit<Extract<RouteAccess, { kind: 'token' }>, 'kind'>): RouteAccess => ({ kind: 'token', ...a });
-  type Row = [string, RouteAccess, { clinician: boolean; registrar: boolean; auditor: boolean; monitor: boolean }];
+  const tokenAccess = (a: AccessRequirement): AccessRequirement => a;
+  type Row = [string, AccessRequirement, { clinician: boolean; registrar: boolean; auditor: boolean; monitor: boolean }];
   const rows: Row[] = [
-    ['open route', { kind: 'none' }, { clinician: true, registrar: true, auditor: true, monitor: true }],
     ['any token', tokenAccess({}), { clinician: true, registrar: true, auditor: true, monitor: true }],
     ['Patient search', tokenAccess({ resource: 'Patient', permission: 's' }), { clinician: true, registrar: true, auditor: false, monitor: false }],
     ['DiagnosticReport read', tokenAccess({ resource: 'DiagnosticReport', permission: 'r' }), { clinician: true, registrar: false, auditor: false, monitor: false }],

@@ -4,6 +4,7 @@ import { createConsentStore, VersionConflict } from '../../../consent/consent-st
 import { loadDemoConsents } from '../../../fixtures/demo/demo-consents';
 import { isOperationOutcomeError, type OperationOutcomeError } from '../../../gateway/fhir/outcomes';
 import { createDb, type Db } from '../../../gateway/storage/db';
+import { consentRoutes } from '../../../gateway/http/routes/consent-routes';
 import { testDatabases, type TestDb } from '../../support/databases';
 import { expectValidFhir } from '../../support/fhir-validation';
 import { addPatient, call, clinician, fixedClock, newConsent, registrar, serviceDeps, testConfig } from './consent-support';
@@ -87,7 +88,7 @@ describe.each(testDatabases())('consent on %s', (_name, open) => {
     let created: Consent;
 
     it('POST stores version 1 and answers 201 with Location', async () => {
-      const res = await call(service.routes(), 'POST', '/Consent', { body: newConsent('p1', { type: 'permit', actor: [ircp('xm-zsh')] }) });
+      const res = await call(consentRoutes(service.registry, testConfig().publicBaseUrl), 'POST', '/Consent', { body: newConsent('p1', { type: 'permit', actor: [ircp('xm-zsh')] }) });
       created = res.body as Consent;
       expect(res.status).toBe(201);
       expect(res.headers?.Location).toBe(`http://127.0.0.1:8080/Consent/${created.id}/_history/1`);
@@ -100,7 +101,7 @@ describe.each(testDatabases())('consent on %s', (_name, open) => {
     });
 
     it('GET by id, search by patient, history and vread', async () => {
-      const routes = service.routes();
+      const routes = consentRoutes(service.registry, testConfig().publicBaseUrl);
       const read = await call(routes, 'GET', `/Consent/${created.id}`);
       expect(read.body).toEqual(created);
       expect(read.headers?.ETag).toBe('W/"1"');
@@ -119,7 +120,7 @@ describe.each(testDatabases())('consent on %s', (_name, open) => {
     });
 
     it('GET without patient is 400; unknown ids are 404', async () => {
-      const routes = service.routes();
+      const routes = consentRoutes(service.registry, testConfig().publicBaseUrl);
       expect((await refusal(call(routes, 'GET', '/Consent'))).status).toBe(400);
       expect((await refusal(call(routes, 'GET', '/Consent/nope'))).status).toBe(404);
       expect((await refusal(call(routes, 'GET', `/Consent/${created.id}/_history/9`))).status).toBe(404);
@@ -128,7 +129,7 @@ describe.each(testDatabases())('consent on %s', (_name, open) => {
 
     it('DELETE is 405: consents are kept', async () => {
       for (const url of ['/Consent', `/Consent/${created.id}`]) {
-        const e = await refusal(call(service.routes(), 'DELETE', url));
+        const e = await refusal(call(consentRoutes(service.registry, testConfig().publicBaseUrl), 'DELETE', url));
         expect(e.status).toBe(405);
       }
       expect(await service.store.read(created.id!)).toBeDefined();
@@ -136,15 +137,15 @@ describe.each(testDatabases())('consent on %s', (_name, open) => {
 
     it('another hospital\'s registrar may not change it (403), nothing stored', async () => {
       const before = await counts(t.db);
-      const e = await refusal(call(service.routes(), 'PUT', `/Consent/${created.id}`, { body: { ...created, status: 'inactive' }, requester: registrar('xm-dyyy') }));
+      const e = await refusal(call(consentRoutes(service.registry, testConfig().publicBaseUrl), 'PUT', `/Consent/${created.id}`, { body: { ...created, status: 'inactive' }, requester: registrar('xm-dyyy') }));
       expect(e.status).toBe(403);
       expect(e.outcome.issue[0].expression).toEqual(['Consent.organization']);
       expect(await counts(t.db)).toEqual(before);
     });
 
     it('PUT with another id in the body is 400; with a stale If-Match 412', async () => {
-      expect((await refusal(call(service.routes(), 'PUT', `/Consent/${created.id}`, { body: { ...created, id: 'other' } }))).status).toBe(400);
-      const e = await refusal(call(service.routes(), 'PUT', `/Consent/${created.id}`, { body: created, headers: { 'if-match': 'W/"5"' } }));
+      expect((await refusal(call(consentRoutes(service.registry, testConfig().publicBaseUrl), 'PUT', `/Consent/${created.id}`, { body: { ...created, id: 'other' } }))).status).toBe(400);
+      const e = await refusal(call(consentRoutes(service.registry, testConfig().publicBaseUrl), 'PUT', `/Consent/${created.id}`, { body: created, headers: { 'if-match': 'W/"5"' } }));
       expect(e.status).toBe(412);
     });
 
@@ -156,7 +157,7 @@ describe.each(testDatabases())('consent on %s', (_name, open) => {
         expect(gate.permits(CBC)).toBe(true);
         expect(gate.breakGlass).toBe(false);
 
-        const res = await call(service.routes(), 'PUT', `/Consent/${created.id}`, { body: { ...created, status: 'inactive' }, headers: { 'if-match': 'W/"1"' } });
+        const res = await call(consentRoutes(service.registry, testConfig().publicBaseUrl), 'PUT', `/Consent/${created.id}`, { body: { ...created, status: 'inactive' }, headers: { 'if-match': 'W/"1"' } });
         expect(res.status).toBe(200);
         expect((res.body as Consent).meta?.versionId).toBe('2');
         expectValidFhir(res.body as Consent);
@@ -175,7 +176,7 @@ describe.each(testDatabases())('consent on %s', (_name, open) => {
     });
 
     it('the registering hospital may re-activate it by PUT', async () => {
-      const res = await call(service.routes(), 'PUT', `/Consent/${created.id}`, { body: { ...created, status: 'active' } });
+      const res = await call(consentRoutes(service.registry, testConfig().publicBaseUrl), 'PUT', `/Consent/${created.id}`, { body: { ...created, status: 'active' } });
       expect((res.body as Consent).meta?.versionId).toBe('3');
       const gate = await service.gateFor('p1', clinician());
       expect(gate.permits(CBC)).toBe(true);
@@ -183,7 +184,7 @@ describe.each(testDatabases())('consent on %s', (_name, open) => {
     });
 
     it('an emergency request under a partial consent is marked break-glass; explain tells per result', async () => {
-      const res = await call(service.routes(), 'POST', '/Consent', {
+      const res = await call(consentRoutes(service.registry, testConfig().publicBaseUrl), 'POST', '/Consent', {
         body: newConsent('p3', { type: 'permit', class: [{ system: 'http://hl7.org/fhir/resource-types', code: 'ImagingStudy' }] }),
       });
       const gate = (await service.gateFor('p3', clinician('xm-zsh', 'ETREAT'))) as ExplainingConsentGate;
@@ -212,7 +213,7 @@ describe.each(testDatabases())('consent on %s', (_name, open) => {
     ];
     it.each(cases)('%s → %i naming %s', async (_n, body, status, expression) => {
       const before = await counts(t.db);
-      const e = await refusal(call(service.routes(), 'POST', '/Consent', { body: body() }));
+      const e = await refusal(call(consentRoutes(service.registry, testConfig().publicBaseUrl), 'POST', '/Consent', { body: body() }));
       expect(e.status).toBe(status);
       expect(e.outcome.issue.flatMap((i) => i.expression ?? [])).toContain(expression);
       expect(e.outcome.issue.every((i) => i.details?.text)).toBe(true);
@@ -220,7 +221,7 @@ describe.each(testDatabases())('consent on %s', (_name, open) => {
     });
 
     it('a registrar without a hospital is refused (403)', async () => {
-      const e = await refusal(call(service.routes(), 'POST', '/Consent', { body: base(), requester: { ...registrar(), hospitalId: undefined } }));
+      const e = await refusal(call(consentRoutes(service.registry, testConfig().publicBaseUrl), 'POST', '/Consent', { body: base(), requester: { ...registrar(), hospitalId: undefined } }));
       expect(e.status).toBe(403);
     });
   });

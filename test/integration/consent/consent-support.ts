@@ -4,7 +4,7 @@ import { AccessRecord, type Clock, type Requester } from '../../../gateway/conte
 import type { FhirRequest, Route } from '../../../gateway/http/route';
 import { silentLogger } from '../../../gateway/logger';
 import { createMetrics } from '../../../gateway/metrics';
-import type { PatientIndex, RegionalPatient } from '../../../gateway/services';
+import type { PatientDirectory, PatientIndex, RegionalPatient } from '../../../gateway/patient-index/contract';
 import type { Db } from '../../../gateway/storage/db';
 
 /**
@@ -12,7 +12,7 @@ import type { Db } from '../../../gateway/storage/db';
  * real one over the `patients` table (gateway/patient-index/migration.ts): it knows the residents
  * a test inserts and asks no hospital.
  */
-export function tablePatientIndex(db: Db): PatientIndex {
+export function tablePatientIndex(db: Db): PatientDirectory & Pick<PatientIndex, 'resolveNationalId'> {
   const load = async (where: { id?: string; national_id?: string }): Promise<RegionalPatient | null> => {
     const row = await db('patients').where(where).first();
     return row ? { id: row.id, nationalId: row.national_id, links: [] } : null;
@@ -20,9 +20,6 @@ export function tablePatientIndex(db: Db): PatientIndex {
   return {
     resolveNationalId: (nationalId) => load({ national_id: nationalId }),
     get: (id) => load({ id }),
-    async link() {
-      /* the consent suites never link */
-    },
   };
 }
 

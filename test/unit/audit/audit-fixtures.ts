@@ -4,7 +4,7 @@ import type { FhirRequest, Route } from '../../../gateway/http/route';
 import { silentLogger } from '../../../gateway/logger';
 import { createMetrics } from '../../../gateway/metrics';
 import type { ServiceDeps } from '../../../gateway/service-deps';
-import type { AuditEntry } from '../../../gateway/services';
+import type { AuditEntry } from '../../../gateway/audit/contract';
 import type { Db } from '../../../gateway/storage/db';
 
 /** Requests, requesters and configuration for the audit suites, built at the domain level. */

@@ -1,5 +1,5 @@
 import type { Consent, ConsentProvision } from '@medplum/fhirtypes';
-import type { ResultFacts } from '../../../gateway/services';
+import type { ResultFacts } from '../../../consent/contract';
 import type { DecisionRequester } from '../../../consent/consent-decision';
 
 /** Small builders so the decision tables read like the rule (not a test file: no *.test.ts). */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { Consent, ConsentProvision } from '@medplum/fhirtypes';
 import { decideConsent, type ConsentDefault, type DecisionRequester } from '../../../consent/consent-decision';
-import type { ResultFacts } from '../../../gateway/services';
+import type { ResultFacts } from '../../../consent/contract';
 import { CANONICAL, NOW, actors, classes, codes, consent, dataPeriod, labels, period, purposes } from './consent-builders';
 
 /**

@@ -1,6 +1,6 @@
 import type { Consent } from '@medplum/fhirtypes';
 import { decideConsent, type ConsentDefault, type DecisionRequester, type ResultReason } from '../../../consent/consent-decision';
-import type { ResultFacts } from '../../../gateway/services';
+import type { ResultFacts } from '../../../consent/contract';
 import {
   CANONICAL, NOW, actors, classes, clinician, codes, consent, dataPeriod, deny, labels, nested, period, permit, purposes, result,
 } from './consent-builders';

@@ -3,7 +3,7 @@ import type { Consent } from '@medplum/fhirtypes';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { decideConsent, type ConsentDefault, type DecisionRequester, type ResultReason } from '../../../consent/consent-decision';
-import type { ResultFacts } from '../../../gateway/services';
+import type { ResultFacts } from '../../../consent/contract';
 import { CANONICAL, NOW, actors, clinician, consent, permit, result } from './consent-builders';
 
 /**

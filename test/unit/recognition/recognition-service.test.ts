@@ -4,9 +4,10 @@ import { silentLogger } from '../../../gateway/logger';
 import { createMetrics } from '../../../gateway/metrics';
 import { loadCatalog } from '../../../gateway/recognition/catalog';
 import { insertDecision, type DecisionRow } from '../../../gateway/recognition/decision-store';
-import { createRecognitionService } from '../../../gateway/recognition/recognition-service';
-import type { RecognitionService } from '../../../gateway/services';
+import { createRecognitionOperations, createRecognitionRules, type Recognition } from '../../../gateway/recognition/recognition-service';
+import type { PatientData } from '../../../gateway/patient-data/contract';
 import type { FhirRequest, Route } from '../../../gateway/http/route';
+import { recognitionRoutes } from '../../../gateway/http/routes/recognition-routes';
 import { testDatabases, type TestDb } from '../../support/databases';
 import { expectValidFhir } from '../../support/fhir-validation';
 import { auditor, clinician, MemoryPatientIndex, MemoryResults, obs, report, request, study, testConfig } from './support';
@@ -36,7 +37,7 @@ const issue = (body: Parameters | OperationOutcome) => (body as OperationOutcome
 
 describe.each(testDatabases())('mutual recognition operations on %s', (_name, open) => {
   let t: TestDb;
-  let service: RecognitionService;
+  let service: Recognition;
   let results: MemoryResults;
   let index: MemoryPatientIndex;
   let route: (path: string) => Route;
@@ -47,19 +48,10 @@ describe.each(testDatabases())('mutual recognition operations on %s', (_name, op
     index = new MemoryPatientIndex();
     index.add('p1', '350203199001010018');
     index.add('p2', '350503198506150026');
-    results = new MemoryResults(() => service);
-    service = createRecognitionService({
-      config,
-      db: t.db,
-      reader: t.db,
-      clock: { now: () => NOW },
-      log: silentLogger(),
-      metrics: createMetrics(),
-      catalog: loadCatalog(),
-      results,
-      patientIndex: index,
-    });
-    route = (path) => service.routes().find((r) => r.path === path)!;
+    service = createRecognitionRules(config, loadCatalog());
+    results = new MemoryResults(service, index);
+    const ops = createRecognitionOperations({ config, db: t.db, clock: { now: () => NOW }, rules: service, patientData: results as unknown as PatientData });
+    route = (path) => recognitionRoutes(ops).find((r) => r.path === path)!;
     // p1: a CBC from a 3A hospital in Xiamen 5 days ago (with its analytes), an older one, a newer
     // one from a second-level hospital, a chest CT from Quanzhou (3B), a preliminary liver panel,
     // and Zhangzhou's own electrolytes.

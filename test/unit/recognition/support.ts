@@ -4,13 +4,15 @@ import { parseConfig, type GatewayConfig } from '../../../gateway/config';
 import { AccessRecord, type Requester } from '../../../gateway/context';
 import { forbidden } from '../../../gateway/fhir/outcomes';
 import type { FhirRequest } from '../../../gateway/http/route';
-import type { FoundResult, PatientIndex, PatientLink, RecognitionService, RegionalPatient, ResultsService } from '../../../gateway/services';
+import type { Access, FoundResult, PatientData, Subject } from '../../../gateway/patient-data/contract';
+import type { PatientDirectory, PatientLink, RegionalPatient } from '../../../gateway/patient-index/contract';
+import type { RecognitionRules } from '../../../gateway/recognition/contract';
 
 /**
- * Small real implementations of the recognition service's collaborators for domain tests: a
- * patient index held in memory and a results service that serves fixed results per patient the
- * way the federated one does (types filtered, consent refusals, hospital failures, every result
- * matched and annotated by the recognition service under test).
+ * Small real implementations of the recognition operations' collaborators for domain tests: a
+ * patient index held in memory and patient data that serves fixed results per patient the way the
+ * guarded one does (unknown patients, types filtered, consent refusals, hospital failures, every
+ * result matched and annotated by the recognition rules under test).
  */
 
 export const LOINC = 'http://loinc.org';
@@ -39,7 +41,7 @@ export function testConfig(): GatewayConfig {
   });
 }
 
-export class MemoryPatientIndex implements PatientIndex {
+export class MemoryPatientIndex implements PatientDirectory {
   readonly patients = new Map<string, RegionalPatient>();
   add(id: string, nationalId: string): RegionalPatient {
     const p = { id, nationalId, links: [] };
@@ -63,7 +65,7 @@ export interface Stored {
   resource: ResultResource;
 }
 
-export class MemoryResults implements ResultsService {
+export class MemoryResults implements Pick<PatientData, 'results' | 'concerns'> {
   readonly data = new Map<string, Stored[]>();
   readonly failures: OperationOutcome[] = [];
   /** patients whose consent permits nothing */
@@ -71,7 +73,16 @@ export class MemoryResults implements ResultsService {
   /** hospital results consent withholds */
   readonly withheld = new Set<string>();
   calls = 0;
-  constructor(private readonly recognition: () => RecognitionService) {}
+  constructor(
+    private readonly recognition: RecognitionRules,
+    private readonly index: MemoryPatientIndex,
+  ) {}
+
+  async concerns({ record }: Access, patientId: string) {
+    const p = await this.index.get(patientId);
+    if (p) record.addPatient(p.id);
+    return Boolean(p);
+  }
 
   add(patientId: string, hospitalId: string, ...resources: ResultResource[]): void {
     const list = this.data.get(patientId) ?? [];
@@ -79,11 +90,13 @@ export class MemoryResults implements ResultsService {
     this.data.set(patientId, list);
   }
 
-  async patientResults(patient: RegionalPatient, types: readonly ResultType[], requester: Requester, record: AccessRecord) {
+  async results({ requester, record }: Access, subject: Subject, types: readonly ResultType[]) {
+    const patient = 'patientId' in subject ? await this.index.get(subject.patientId) : null;
+    if (!patient) return null;
     this.calls++;
     record.addPatient(patient.id);
-    if (this.denied.has(patient.id)) throw forbidden('No consent permits this access', 'consent-denied');
-    const recognition = this.recognition();
+    if (this.denied.has(patient.id)) throw forbidden('No consent permits this access', 'consent-required');
+    const recognition = this.recognition;
     const all = this.data.get(patient.id) ?? [];
     const observations = new Map<string, Observation>();
     for (const s of all) if (s.resource.resourceType === 'Observation') observations.set(`Observation/${s.resource.id}`, s.resource);
@@ -105,7 +118,7 @@ export class MemoryResults implements ResultsService {
       results.push({ resource, hospitalId: s.hospitalId, item });
       record.hospitalsReturned.add(s.hospitalId);
     }
-    return { results, failures: [...this.failures], suppressed };
+    return { patientId: patient.id, results, failures: [...this.failures], suppressed };
   }
 }
 

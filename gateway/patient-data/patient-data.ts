@@ -1,0 +1,177 @@
+import type { DiagnosticReport, Observation, Patient } from '@medplum/fhirtypes';
+import type { ResultResource, ResultType } from '../../adapters/adapter';
+import type { ConsentGate, ConsentService } from '../../consent/contract';
+import type { GatewayConfig } from '../config';
+import type { Clock } from '../context';
+import type { Federation, HospitalAnswer } from '../federation/federation';
+import { parseGatewayId, resultTime, securityLabels, toGatewayForm } from '../federation/result-ids';
+import { forbidden, notFound } from '../fhir/outcomes';
+import type { Metrics } from '../metrics';
+import type { PatientIndex, RegionalPatient } from '../patient-index/contract';
+import { lookupPatientByIdentifier } from '../patient-index/patient-lookup';
+import { minimalPatientResource, patientResource } from '../patient-index/patient-resource';
+import { NATIONAL_ID_SYSTEM } from '../patient-index/national-id';
+import type { RecognitionRules } from '../recognition/contract';
+import type { Access, FoundResult, PatientData, PatientResults, PatientView, Subject } from './contract';
+import { release } from './release';
+
+/**
+ * The guarded path to patient data (docs/patient-data.md). It holds the only references to the
+ * hospitals (through the federation) and to the patient index that asks them; route handlers and
+ * operations are given this object and nothing below it. Every answer is made here in one order:
+ * find the patient → record them → judge consent → ask hospitals → gateway form → label and
+ * consent filter per result → recognition → record what was released → mark it released.
+ */
+export function createPatientData(deps: {
+  config: GatewayConfig;
+  clock: Clock;
+  metrics: Metrics;
+  federation: Federation;
+  patientIndex: PatientIndex;
+  consent: ConsentService;
+  recognition: RecognitionRules;
+}): PatientData {
+  const { config, clock, metrics, federation, patientIndex, consent, recognition } = deps;
+  const counted = (operation: string, view = 'full') => metrics.patientDataAccess.inc({ operation, view });
+
+  /** One hospital resource made an answer, or null when consent (with its labels) withholds it. */
+  function present(resource: ResultResource, members: Observation[] | undefined, hospitalId: string, patientId: string, gate: ConsentGate, access: Access, now: Date): FoundResult | null {
+    const item = recognition.matchItem(resource, members);
+    const out = toGatewayForm(resource, hospitalId, { publicBaseUrl: config.publicBaseUrl, patientId, sensitive: Boolean(item?.sensitive) });
+    const permitted = gate.permits({
+      resourceType: resource.resourceType,
+      hospitalId,
+      date: resultTime(resource),
+      catalogItem: item?.code,
+      securityLabels: securityLabels(out),
+    });
+    if (!permitted) return null;
+    recognition.annotate(out, item, hospitalId, access.requester.hospitalId, now);
+    return { resource: release(out), hospitalId, item };
+  }
+
+  async function gate(access: Access, patientId: string): Promise<ConsentGate> {
+    access.record.addPatient(patientId);
+    // Consent first: a patient whose consent permits nothing costs no hospital a request.
+    const g = await consent.gateFor(patientId, access.requester);
+    access.record.breakGlass ||= g.breakGlass;
+    return g;
+  }
+
+  /** The patient a subject names, and what asking the hospitals found out on the way. */
+  async function subjectPatient(subject: Subject, opts: { firstFound?: boolean } = {}) {
+    if ('patientId' in subject) return { patient: await patientIndex.get(subject.patientId), lookup: undefined };
+    return lookupPatientByIdentifier(patientIndex, config, subject.identifier, subject.param, opts);
+  }
+
+  return {
+    async results(access, subject, types, opts = {}) {
+      counted('results');
+      const { patient, lookup } = await subjectPatient(subject, { firstFound: true });
+      if (!patient) return null;
+      const g = await gate(access, patient.id);
+      const now = clock.now();
+      const presentTypes: readonly ResultType[] = opts.includeMembers && !types.includes('Observation') ? [...types, 'Observation'] : types;
+      // Each hospital's answer is presented as soon as it arrives, while slower hospitals are still
+      // being waited for, so only the last one's share is added to the search's latency.
+      const presentAnswer = ({ hospitalId, results: r }: HospitalAnswer) => {
+        const byLocalId = new Map<string, Observation>();
+        for (const o of (r.Observation ?? []) as Observation[]) if (o.id) byLocalId.set(o.id, o);
+        const found: FoundResult[] = [];
+        let withheld = false;
+        for (const type of presentTypes) {
+          for (const resource of r[type] ?? []) {
+            const members = resource.resourceType === 'DiagnosticReport' ? membersOf(resource, byLocalId) : undefined;
+            const f = present(resource, members, hospitalId, patient.id, g, access, now);
+            if (f) found.push(f);
+            else withheld = true;
+          }
+        }
+        return { found, withheld };
+      };
+      const { answers, failures } = await federation.fanOut(patient, types, { hospitals: opts.hospitals, preflight: lookup }, presentAnswer);
+      const results: FoundResult[] = [];
+      let suppressed = false;
+      for (const a of answers) {
+        for (const f of a.found) results.push(f);
+        suppressed ||= a.withheld;
+      }
+      for (const r of results) access.record.hospitalsReturned.add(r.hospitalId);
+      access.record.suppressed ||= suppressed;
+      return { patientId: patient.id, results, failures, suppressed } satisfies PatientResults;
+    },
+
+    async concerns(access, patientId) {
+      counted('concerns', 'none');
+      const patient = await patientIndex.get(patientId);
+      if (patient) access.record.addPatient(patient.id);
+      return Boolean(patient);
+    },
+
+    async readResult(access, type, id) {
+      counted('read-result');
+      const parsed = parseGatewayId(id);
+      if (!parsed || !federation.has(parsed.hospitalId)) throw notFound(`${type}/${id} is not known`);
+      const read = await federation.read(parsed.hospitalId, type, parsed.localId);
+      if (!read || read.resource.resourceType !== type) throw notFound(`${type}/${id} is not known`);
+      const patient = await patientIndex.resolveNationalId(read.nationalId);
+      if (!patient) throw notFound(`${type}/${id} is not known`);
+      const g = await gate(access, patient.id);
+      const members =
+        read.resource.resourceType === 'DiagnosticReport'
+          ? membersOf(read.resource, new Map((read.contained ?? []).map((o) => [o.id ?? '', o])))
+          : undefined;
+      const found = present(read.resource, members, parsed.hospitalId, patient.id, g, access, clock.now());
+      if (!found) {
+        access.record.suppressed = true;
+        throw forbidden("This result is withheld under the patient's consent", 'consent-withheld');
+      }
+      access.record.hospitalsReturned.add(parsed.hospitalId);
+      access.record.resourceIds.add(`${type}/${id}`);
+      return found;
+    },
+
+    async findPatient(access, subject, opts = {}) {
+      const byNationalId = 'identifier' in subject && (!subject.identifier.system || subject.identifier.system === NATIONAL_ID_SYSTEM);
+      let { patient } = await subjectPatient(subject);
+      if (!patient) {
+        counted('find-patient', 'none');
+        return null;
+      }
+      access.record.addPatient(patient.id);
+      const g = await consent.gateIfPermitted(patient.id, access.requester);
+      const own = access.requester.hospitalId;
+      if (!g) {
+        // A hospital's record number names a resident only to that hospital: found by another
+        // hospital's number, without consent, the answer is "unknown", or the regional id would
+        // tell the asker where the resident was treated.
+        const foreignMrn = 'identifier' in subject && !byNationalId && !patient.links.some((l) => l.hospitalId === own && l.mrns.includes(subject.identifier.value));
+        if (foreignMrn) {
+          counted('find-patient', 'none');
+          access.record.suppressed = true;
+          return null;
+        }
+        counted('find-patient', 'minimal');
+        access.record.suppressed = true;
+        return { resource: release(minimalView(patient, own, byNationalId)), withheld: true } satisfies PatientView;
+      }
+      access.record.breakGlass ||= g.breakGlass;
+      // Links the index does not have yet are asked for only where the asker may see them.
+      if (opts.completeLinks && byNationalId) patient = (await patientIndex.resolveNationalId(patient.nationalId, { refresh: true })) ?? patient;
+      counted('find-patient', 'full');
+      return { resource: release(patientResource(patient, config)), withheld: false } satisfies PatientView;
+    },
+  };
+
+  function minimalView(patient: RegionalPatient, ownHospital: string | undefined, askedByNationalId: boolean): Patient {
+    const ownLinks = patient.links.filter((l) => l.hospitalId === ownHospital);
+    // The national id is shown to an asker who gave it or whose hospital knows the resident.
+    return minimalPatientResource(patient, config, { links: ownLinks, nationalId: askedByNationalId || ownLinks.length > 0 });
+  }
+}
+
+function membersOf(report: DiagnosticReport, byLocalId: Map<string, Observation>): Observation[] {
+  return (report.result ?? [])
+    .map((ref) => byLocalId.get(ref.reference?.split('/').pop() ?? ''))
+    .filter((o): o is Observation => Boolean(o));
+}

@@ -1,0 +1,46 @@
+import type { Resource } from '@medplum/fhirtypes';
+
+/**
+ * Released patient data: every Patient and result object the guarded path (patient-data.ts) hands
+ * out is remembered here, and the HTTP layer sends a patient-data resource only if it is. A route
+ * that reached a hospital, the index or an adapter some other way would have its answer refused,
+ * so the guarded path is the only path by construction, not by convention. A WeakSet: nothing is
+ * kept alive by being remembered.
+ */
+const released = new WeakSet<object>();
+
+/** The resource types that are patient data for this rule (Consent and AuditEvent have their own owners and roles). */
+export const PATIENT_DATA_TYPES: ReadonlySet<string> = new Set(['Patient', 'DiagnosticReport', 'Observation', 'ImagingStudy']);
+
+export function release<T extends object>(resource: T): T {
+  released.add(resource);
+  return resource;
+}
+
+/** The first patient-data resource in an answer that was not released, or undefined when there is none. */
+export function unreleasedIn(body: unknown): string | undefined {
+  const seen = (r: unknown): string | undefined => {
+    if (!r || typeof r !== 'object') return undefined;
+    const type = (r as Resource).resourceType;
+    if (typeof type !== 'string') return undefined;
+    if (PATIENT_DATA_TYPES.has(type)) return released.has(r) ? undefined : type;
+    if (type === 'Bundle') {
+      for (const e of (r as { entry?: Array<{ resource?: unknown }> }).entry ?? []) {
+        const u = seen(e?.resource);
+        if (u) return u;
+      }
+    } else if (type === 'Parameters') {
+      return inParameters((r as { parameter?: unknown[] }).parameter);
+    }
+    return undefined;
+  };
+  const inParameters = (list: unknown[] | undefined): string | undefined => {
+    for (const p of list ?? []) {
+      const q = p as { resource?: unknown; part?: unknown[] };
+      const u = seen(q?.resource) ?? inParameters(q?.part);
+      if (u) return u;
+    }
+    return undefined;
+  };
+  return seen(body);
+}
