@@ -5,7 +5,7 @@ import type { Requester } from '../gateway/context';
 export interface ResultFacts {
   resourceType: ResultType;
   hospitalId: string;
-  /** the clinically relevant time (see federation/result-ids.ts resultTime), ISO 8601 */
+  /** the clinically relevant time (gateway/fhir/result-time.ts), ISO 8601 */
   date?: string;
   catalogItem?: string;
   /** security label codes on the result (`R`, `HIV`, …), from meta.security */

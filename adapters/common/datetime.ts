@@ -2,7 +2,9 @@
  * Times of the hospitals → FHIR `dateTime` / `instant`. The hospitals are in China: a time without
  * a zone is China Standard Time, `+08:00` (no daylight saving).
  */
-export const HOSPITAL_ZONE = '+08:00';
+export const CHINA_ZONE = '+08:00';
+/** {@link CHINA_ZONE} as milliseconds east of UTC. */
+export const CHINA_OFFSET_MS = 8 * 3_600_000;
 
 const HL7_TS = /^(\d{4})(\d{2})?(\d{2})?(?:(\d{2})(\d{2})?(\d{2})?(?:\.(\d{1,4}))?)?([+-]\d{4})?$/;
 
@@ -22,7 +24,7 @@ export function hl7ToFhirDateTime(ts: string | undefined): string | undefined {
   if (!valid(+d, 1, 31)) return undefined;
   if (!h) return `${y}-${mo}-${d}`;
   if (!valid(+h, 0, 23) || (mi && !valid(+mi, 0, 59)) || (s && !valid(+s, 0, 60))) return undefined;
-  const z = zone ? `${zone.slice(0, 3)}:${zone.slice(3)}` : HOSPITAL_ZONE;
+  const z = zone ? `${zone.slice(0, 3)}:${zone.slice(3)}` : CHINA_ZONE;
   return `${y}-${mo}-${d}T${h}:${mi ?? '00'}:${s ?? '00'}${frac ? '.' + frac : ''}${z}`;
 }
 
@@ -44,7 +46,7 @@ export function isoToFhirDateTime(value: unknown): string | undefined {
   if (!mo) return y;
   if (!d) return `${y}-${mo}`;
   if (!h) return `${y}-${mo}-${d}`;
-  let z = zone ?? HOSPITAL_ZONE;
+  let z = zone ?? CHINA_ZONE;
   if (z !== 'Z' && !z.includes(':')) z = `${z.slice(0, 3)}:${z.slice(3)}`;
   return `${y}-${mo}-${d}T${h}:${mi}:${s ?? '00'}${frac ?? ''}${z}`;
 }
@@ -52,7 +54,7 @@ export function isoToFhirDateTime(value: unknown): string | undefined {
 /** FHIR `instant` needs a full time: a date-only value becomes midnight in the hospital's zone. */
 export function toInstant(dateTime: string | undefined): string | undefined {
   if (!dateTime) return undefined;
-  if (/^\d{4}-\d{2}-\d{2}$/.test(dateTime)) return `${dateTime}T00:00:00${HOSPITAL_ZONE}`;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(dateTime)) return `${dateTime}T00:00:00${CHINA_ZONE}`;
   if (dateTime.includes('T')) return dateTime;
   return undefined; // year or year-month: not an instant
 }

@@ -1,4 +1,5 @@
 import type { Bundle, DiagnosticReport, ImagingStudy, Observation, Patient, Resource } from '@medplum/fhirtypes';
+import { AdapterHealth } from '../common/adapter-health';
 import type { Logger } from 'pino';
 import {
   AdapterError,
@@ -40,7 +41,7 @@ export class FhirAdapter implements HospitalAdapter {
   private readonly origin: string;
   private readonly maxPages: number;
   private healthy = true;
-  private lastError?: { message: string; at: string };
+  private readonly health = new AdapterHealth();
 
   constructor(private readonly opts: FhirAdapterOptions) {
     this.hospitalId = opts.hospitalId;
@@ -75,7 +76,7 @@ export class FhirAdapter implements HospitalAdapter {
       const err = classifyFhirError(e, signal);
       if (err.kind !== 'timeout' || !signal.aborted) {
         this.healthy = false;
-        this.lastError = { message: `${err.kind}: ${err.message}`, at: new Date().toISOString() };
+        this.health.failed(`${err.kind}: ${err.message}`);
       }
       this.opts.log.debug({ kind: err.kind }, 'fhir hospital call failed');
       throw err;
@@ -205,12 +206,7 @@ export class FhirAdapter implements HospitalAdapter {
   }
 
   status(): AdapterStatus {
-    const s: AdapterStatus = { state: this.healthy ? 'up' : 'down' };
-    if (this.lastError) {
-      s.lastError = this.lastError.message;
-      s.lastErrorAt = this.lastError.at;
-    }
-    return s;
+    return this.health.status(this.healthy);
   }
 }
 

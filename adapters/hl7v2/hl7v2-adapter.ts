@@ -1,4 +1,5 @@
 import type { Observation } from '@medplum/fhirtypes';
+import { AdapterHealth } from '../common/adapter-health';
 import { type FSWatcher, watch } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -50,7 +51,7 @@ export class Hl7v2Adapter implements HospitalAdapter {
   private rescan = false;
   private closed = false;
   private lastRejected?: string;
-  private lastError?: { message: string; at: string };
+  private readonly health = new AdapterHealth();
   private inboxReadable = true;
 
   constructor(private readonly opts: Hl7v2AdapterOptions) {
@@ -171,7 +172,7 @@ export class Hl7v2Adapter implements HospitalAdapter {
   }
 
   private fail(message: string): void {
-    this.lastError = { message, at: new Date().toISOString() };
+    this.health.failed(message);
     this.opts.log.warn({ reason: message }, 'hl7v2 inbox problem');
   }
 
@@ -219,12 +220,7 @@ export class Hl7v2Adapter implements HospitalAdapter {
     for (const f of this.files.values()) f.ok ? read++ : rejected++;
     const details: Record<string, number | string> = { filesRead: read, filesRejected: rejected, reports: this.index.reportCount };
     if (this.lastRejected) details.lastRejected = this.lastRejected;
-    const s: AdapterStatus = { state: this.inboxReadable ? 'up' : 'down', details };
-    if (this.lastError) {
-      s.lastError = this.lastError.message;
-      s.lastErrorAt = this.lastError.at;
-    }
-    return s;
+    return this.health.status(this.inboxReadable, details);
   }
 }
 

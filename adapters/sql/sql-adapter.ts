@@ -1,4 +1,5 @@
 import type { Observation } from '@medplum/fhirtypes';
+import { AdapterHealth } from '../common/adapter-health';
 import knex, { type Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { AdapterConfig } from '../adapter-config';
@@ -58,7 +59,7 @@ export class SqlAdapter implements HospitalAdapter {
   private codeMap: CodeMap = EMPTY_CODE_MAP;
   private readonly labView: string;
   private readonly imagingView: string;
-  private lastError?: { message: string; at: string };
+  private readonly health = new AdapterHealth();
   private healthy = true;
 
   constructor(private readonly opts: SqlAdapterOptions) {
@@ -105,7 +106,7 @@ export class SqlAdapter implements HospitalAdapter {
       const err = classifyDatabaseError(e);
       if (err.kind !== 'timeout') {
         this.healthy = false;
-        this.lastError = { message: err.message, at: new Date().toISOString() };
+        this.health.failed(err.message);
         this.opts.log.warn({ kind: err.kind, reason: err.message }, 'sql adapter query failed');
       }
       throw err;
@@ -196,12 +197,7 @@ export class SqlAdapter implements HospitalAdapter {
   }
 
   status(): AdapterStatus {
-    const s: AdapterStatus = { state: this.healthy ? 'up' : 'down', details: { labView: this.labView, imagingView: this.imagingView } };
-    if (this.lastError) {
-      s.lastError = this.lastError.message;
-      s.lastErrorAt = this.lastError.at;
-    }
-    return s;
+    return this.health.status(this.healthy, { labView: this.labView, imagingView: this.imagingView });
   }
 }
 

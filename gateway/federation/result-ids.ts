@@ -82,18 +82,6 @@ const HOSPITAL_ONLY_REFERENCES: Record<ResultType, readonly string[]> = {
   ImagingStudy: ['encounter', 'basedOn', 'referrer', 'interpreter', 'endpoint'],
 };
 
-/** The time a result is about: effective (or issued) for reports and observations, started for studies. */
-export function resultTime(r: ResultResource): string | undefined {
-  switch (r.resourceType) {
-    case 'DiagnosticReport':
-      return r.effectiveDateTime ?? r.effectivePeriod?.start ?? r.issued;
-    case 'Observation':
-      return r.effectiveDateTime ?? r.effectivePeriod?.start ?? r.effectiveInstant ?? r.issued;
-    case 'ImagingStudy':
-      return r.started;
-  }
-}
-
 export function securityLabels(r: ResultResource): string[] {
   return (r.meta?.security ?? []).map((s) => s.code).filter((c): c is string => Boolean(c));
 }

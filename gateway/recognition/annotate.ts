@@ -2,7 +2,8 @@ import type { Extension } from '@medplum/fhirtypes';
 import type { ResultResource } from '../../adapters/adapter';
 import type { GatewayConfig } from '../config';
 import type { CatalogItem } from './contract';
-import { RECOGNITION_STATUSES, recognitionStatus, resultTime, type RecognitionHospital, type RecognitionVerdict } from './recognition-status';
+import { resultTime } from '../fhir/result-time';
+import { RECOGNITION_STATUSES, recognitionStatus, type RecognitionHospital, type RecognitionVerdict } from './recognition-status';
 
 /**
  * The recognition extension every result carries (API.md §6):

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import { RESULT_TYPES, type ResultType } from '../../adapters/adapter';
+import { isZonedDateTime } from '../fhir/fhir-date';
 import { badRequest, forbidden, notFound, unprocessable } from '../fhir/outcomes';
 import type { Access } from '../patient-data/contract';
 import type { CatalogItem } from './contract';
@@ -101,7 +102,7 @@ export function parseDecision(body: unknown, catalog: ReadonlyMap<string, Catalo
   if (at) {
     const raw = at.valueDateTime ?? at.valueInstant;
     // A full date and time with a zone: the record says exactly when the physician decided.
-    if (typeof raw !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(raw) || Number.isNaN(Date.parse(raw))) {
+    if (!isZonedDateTime(raw)) {
       throw badRequest('Parameter performedAt must be a valueDateTime with time and zone', where(at.name), 'invalid-date');
     }
     performedAt = new Date(raw);

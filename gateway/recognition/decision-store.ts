@@ -1,3 +1,4 @@
+import { CHINA_OFFSET_MS } from '../fhir/fhir-date';
 import type { Db } from '../storage/db';
 
 /**
@@ -32,11 +33,9 @@ export interface DecisionRow {
   source: 'api' | 'demo';
 }
 
-const CST_OFFSET_MS = 8 * 3_600_000;
-
 /** YYYY-MM of an instant in China Standard Time (UTC+8, no daylight saving). */
 export function chinaMonth(at: Date): string {
-  return new Date(at.getTime() + CST_OFFSET_MS).toISOString().slice(0, 7);
+  return new Date(at.getTime() + CHINA_OFFSET_MS).toISOString().slice(0, 7);
 }
 
 /** Yuan → fen, rounded (prices in the catalogue have at most two decimals). */

@@ -5,7 +5,8 @@ import type { Access, FoundResult } from '../patient-data/contract';
 import type { CatalogItem } from './contract';
 import { judge } from './annotate';
 import { itemOf, observationsById, parameters, queryValues, type RecognitionContext } from './recognition-context';
-import { resultTime, type RecognitionStatus } from './recognition-status';
+import { resultTime } from '../fhir/result-time';
+import type { RecognitionStatus } from './recognition-status';
 
 /**
  * `GET /Patient/{id}/$recognition?item=CBC&item=CT-CHEST` (API.md §6): for each asked item, is

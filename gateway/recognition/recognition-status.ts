@@ -1,4 +1,3 @@
-import type { ResultResource } from '../../adapters/adapter';
 import type { CatalogItem } from './contract';
 
 /**
@@ -10,9 +9,8 @@ import type { CatalogItem } from './contract';
  * Decisions (docs/recognition.md "The rules"):
  * - the validity window is closed at its end: a result taken at t with a window of d days is
  *   recognizable up to and including t + d×24 h (`validUntil`), expired one millisecond later;
- * - the result time is the clinically relevant one (Observation/DiagnosticReport `effective[x]`,
- *   else `issued`; ImagingStudy `started`); a result with no usable time cannot be shown to be in
- *   its window and is `expired`;
+ * - the result time is the clinically relevant one (gateway/fhir/result-time.ts); a result with no
+ *   usable time cannot be shown to be in its window and is `expired`;
  * - final statuses: `final`, `amended`, `corrected`, `appended` (a kind of amended) and, for
  *   ImagingStudy (which has no "final"), `available`;
  * - a requester with no hospital (an auditor) is never `own` and has no grade to be below: the
@@ -80,25 +78,4 @@ export function recognitionStatus(input: RecognitionInput): RecognitionVerdict {
   const validUntil = new Date(taken + item.validityDays * DAY_MS);
   if (input.now.getTime() > validUntil.getTime()) return { status: 'expired' };
   return { status: 'recognizable', validUntil };
-}
-
-/** The clinically relevant time of a result (see {@link recognitionStatus}), ISO 8601, or undefined. */
-export function resultTime(resource: ResultResource): string | undefined {
-  switch (resource.resourceType) {
-    case 'ImagingStudy':
-      return resource.started;
-    case 'DiagnosticReport':
-      // A period's start: the earlier time, so a window never runs longer than it should.
-      return resource.effectiveDateTime ?? resource.effectivePeriod?.start ?? resource.effectivePeriod?.end ?? resource.issued;
-    case 'Observation':
-      return (
-        resource.effectiveDateTime ??
-        resource.effectivePeriod?.start ??
-        resource.effectivePeriod?.end ??
-        resource.effectiveInstant ??
-        resource.issued
-      );
-    default:
-      return undefined;
-  }
 }

@@ -1,4 +1,5 @@
 import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
+import { CHINA_ZONE, dateRange, isZonedDateTime, PLAIN_DATE } from '../fhir/fhir-date';
 import { badRequest } from '../fhir/outcomes';
 import { decisionGroups, RETEST_REASONS, type StatsGroup } from './decision-store';
 import { parameters, queryValues, type RecognitionContext } from './recognition-context';
@@ -20,27 +21,15 @@ import { parameters, queryValues, type RecognitionContext } from './recognition-
  * `byResultHospital`, `byItem` and `byMonth` (China Standard Time) parameters with parts.
  */
 
-const CST = '+08:00';
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-
 /** A `from`/`to` value as the instants it spans: [start, end) in UTC. Undefined when malformed. */
 export function parsePeriod(value: string): { start: Date; endExclusive: Date } | undefined {
-  let m: RegExpExecArray | null;
-  if (DATE_TIME.test(value)) {
+  if (isZonedDateTime(value)) {
     const t = Date.parse(value);
-    if (Number.isNaN(t)) return undefined;
     return { start: new Date(t), endExclusive: new Date(t + 1) };
   }
-  if ((m = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/.exec(value))) {
-    const [y, mo, d] = [Number(m[1]), m[2] ? Number(m[2]) : undefined, m[3] ? Number(m[3]) : undefined];
-    if (mo !== undefined && (mo < 1 || mo > 12)) return undefined;
-    const startUtc = Date.UTC(y, (mo ?? 1) - 1, d ?? 1);
-    if (d !== undefined && new Date(startUtc).getUTCDate() !== d) return undefined; // 2025-02-30
-    const endUtc = d !== undefined ? Date.UTC(y, mo! - 1, d + 1) : mo !== undefined ? Date.UTC(y, mo, 1) : Date.UTC(y + 1, 0, 1);
-    const shift = Date.parse(`1970-01-01T00:00:00${CST}`); // −8 h
-    return { start: new Date(startUtc + shift), endExclusive: new Date(endUtc + shift) };
-  }
-  return undefined;
+  if (!PLAIN_DATE.test(value)) return undefined;
+  const r = dateRange(value, CHINA_ZONE); // whole periods in China Standard Time
+  return r ? { start: new Date(r.lo), endExclusive: new Date(r.hi) } : undefined;
 }
 
 interface Tally {

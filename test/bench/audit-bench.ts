@@ -25,7 +25,7 @@ import { migrate } from '../../gateway/migrations';
 import { closeReader, createDb, createReader, type Db } from '../../gateway/storage/db';
 import type { AuditService } from '../../gateway/audit/contract';
 import { auditRoutes } from '../../gateway/http/routes/audit-routes';
-import { auditor, auditTestConfig, auditTestDeps, clinician, request, searchEntry } from '../unit/audit/audit-fixtures';
+import { auditor, auditTestConfig, auditTestDeps, clinician, request, searchEntry } from '../support/audit-fixtures';
 
 export interface AuditBenchFigures {
   auditEventsPerSec: number;

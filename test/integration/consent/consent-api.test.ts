@@ -4,7 +4,7 @@ import { makeTestClient, requestToken } from '../../support/auth';
 import { testDatabases, type TestDb } from '../../support/databases';
 import { expectValidFhir } from '../../support/fhir-validation';
 import { OFFLINE_HOSPITAL, startGateway, TEST_BASE_URL, type StartedGateway } from '../../support/gateway-harness';
-import { auditRowsOf, consentRows, errorCodeOf, expressionsOf, FHIR_JSON, recipient, registrarConsent } from './http-support';
+import { auditRowsOf, consentRows, errorCodeOf, expressionsOf, FHIR_JSON, recipient, registrarConsent } from '../../support/consent-http';
 
 /**
  * The registrar's consent endpoints (API.md §5) through the real app: real config, real signed

@@ -7,7 +7,7 @@ import { createDb, type Db } from '../../../gateway/storage/db';
 import { testDatabases, type TestDb } from '../../support/databases';
 import { fixedClock, startDemoNetwork, type DemoNetwork } from '../../support/demo-network';
 import { expectValidFhir } from '../../support/fhir-validation';
-import { auditDetails, auditPurposes, auditRowsOf, errorCodeOf, FHIR_JSON, matches, outcomeEntries } from './http-support';
+import { auditDetails, auditPurposes, auditRowsOf, errorCodeOf, FHIR_JSON, matches, outcomeEntries } from '../../support/consent-http';
 
 /**
  * Consent enforced on results (API.md §5) over the demo network of fixtures/ — ten simulated

@@ -7,7 +7,7 @@ import { createDb, type Db } from '../../../gateway/storage/db';
 import { consentRoutes } from '../../../gateway/http/routes/consent-routes';
 import { testDatabases, type TestDb } from '../../support/databases';
 import { expectValidFhir } from '../../support/fhir-validation';
-import { addPatient, call, clinician, fixedClock, newConsent, registrar, serviceDeps, testConfig } from './consent-support';
+import { addPatient, call, clinician, fixedClock, newConsent, registrar, serviceDeps, testConfig } from '../../support/consent-fixtures';
 
 /**
  * The consent store and service (API.md §5) on a real database — SQLite always, PostgreSQL when

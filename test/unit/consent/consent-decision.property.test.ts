@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Consent, ConsentProvision } from '@medplum/fhirtypes';
 import { decideConsent, type ConsentDefault, type DecisionRequester } from '../../../consent/consent-decision';
 import type { ResultFacts } from '../../../consent/contract';
-import { CANONICAL, NOW, actors, classes, codes, consent, dataPeriod, labels, period, purposes } from './consent-builders';
+import { CANONICAL, NOW, actors, classes, codes, consent, dataPeriod, labels, period, purposes } from '../../support/consent-builders';
 
 /**
  * Invariants of the consent decision over random consents, requesters and results:

@@ -3,7 +3,7 @@ import { decideConsent, type ConsentDefault, type DecisionRequester, type Result
 import type { ResultFacts } from '../../../consent/contract';
 import {
   CANONICAL, NOW, actors, classes, clinician, codes, consent, dataPeriod, deny, labels, nested, period, permit, purposes, result,
-} from './consent-builders';
+} from '../../support/consent-builders';
 
 /**
  * The consent rule of API.md §5, one row a case. Columns: the patient's consents, who asks, the

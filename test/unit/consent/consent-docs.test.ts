@@ -4,7 +4,7 @@ import type { Consent } from '@medplum/fhirtypes';
 import { decideConsent } from '../../../consent/consent-decision';
 import { checkConsent } from '../../../consent/consent-validation';
 import { expectValidFhir } from '../../support/fhir-validation';
-import { CANONICAL, NOW, clinician, result } from './consent-builders';
+import { CANONICAL, NOW, clinician, result } from '../../support/consent-builders';
 
 /**
  * docs/consent.md shows registrars Consents to copy: each must be valid R4 and accepted by the

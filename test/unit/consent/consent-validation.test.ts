@@ -2,7 +2,7 @@ import { checkConsent } from '../../../consent/consent-validation';
 import { parseFhirInstant } from '../../../consent/fhir-time';
 import { isOperationOutcomeError } from '../../../gateway/fhir/outcomes';
 import { expectValidFhir } from '../../support/fhir-validation';
-import { CANONICAL, ITEM_SYSTEM, actors, classes, consent, dataPeriod, deny, nested, period, permit } from './consent-builders';
+import { CANONICAL, ITEM_SYSTEM, actors, classes, consent, dataPeriod, deny, nested, period, permit } from '../../support/consent-builders';
 
 /** What a registrar may store (API.md §5): each bad input → its status and the field it names. */
 const ctx = { hospitalIds: new Set(['xm-zsh', 'xm-dyyy', 'qz-dyyy']), canonicalBase: CANONICAL, registrarHospital: 'xm-zsh', method: 'POST' as const };

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { decideConsent, type ConsentDefault, type DecisionRequester, type ResultReason } from '../../../consent/consent-decision';
 import type { ResultFacts } from '../../../consent/contract';
-import { CANONICAL, NOW, actors, clinician, consent, permit, result } from './consent-builders';
+import { CANONICAL, NOW, actors, clinician, consent, permit, result } from '../../support/consent-builders';
 
 /**
  * The consent rule of API.md §5 on the demo consents themselves (fixtures/consents.json), the ones

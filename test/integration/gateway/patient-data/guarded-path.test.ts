@@ -1,0 +1,176 @@
+import type { Bundle, OperationOutcome, Parameters, Patient, Resource } from '@medplum/fhirtypes';
+import request from 'supertest';
+import { createExpressApp } from '../../../../gateway/http/express-app';
+import type { Route } from '../../../../gateway/http/route';
+import { NATIONAL_ID_SYSTEM } from '../../../../gateway/patient-index/national-id';
+import { mrnSystem } from '../../../../gateway/patient-index/patient-resource';
+import { PATIENT_DATA_TYPES } from '../../../../gateway/patient-data/release';
+import { testDatabases, type TestDb } from '../../../support/databases';
+import { startDemoNetwork, type DemoNetwork } from '../../../support/demo-network';
+import { expectValidFhir } from '../../../support/fhir-validation';
+
+/**
+ * The one guarded path to patient data (docs/patient-data.md), over the demo network: every route
+ * of the route table that answers with patient data goes through the guarded patient data; an
+ * answer holding patient data that did not come through it is refused; and identity answers show
+ * only what consent permits the asking hospital to know.
+ */
+const FULL = '350203196203151595'; // DC001: permit, every hospital
+const NONE = '350505198812038529'; // no consent (default deny); results at qz-zyy, xm-zsh, zz-syy
+
+const FHIR_JSON = 'application/fhir+json';
+const counterSum = async (net: DemoNetwork, name: string) => {
+  const m = await net.gateway.services.metrics.registry.getSingleMetric(name)!.get();
+  return m.values.reduce((a, v) => a + v.value, 0);
+};
+
+describe.each(testDatabases())('the guarded path to patient data on %s', (_name, open) => {
+  let t: TestDb;
+  let net: DemoNetwork;
+  const tokens = new Map<string, string>();
+  const token = async (client: string) => {
+    if (!tokens.has(client)) tokens.set(client, await net.token(client, client === 'audit-office' || client === 'ops-monitor' ? { user: { id: 'A1' } } : {}));
+    return tokens.get(client)!;
+  };
+  let fullId: string;
+  let noneId: string;
+  const resultIds: Record<string, string> = {};
+
+  beforeAll(async () => {
+    t = await open();
+    net = await startDemoNetwork({ db: t });
+    const pix = await request(net.app)
+      .get(`/Patient?identifier=${encodeURIComponent(`${NATIONAL_ID_SYSTEM}|${FULL}`)}`)
+      .set('Authorization', `Bearer ${await token('xm-zsh-his')}`);
+    fullId = (pix.body as Bundle).entry![0].resource!.id!;
+    noneId = (await net.gateway.services.patientIndex.resolveNationalId(NONE))!.id;
+    for (const type of ['DiagnosticReport', 'Observation', 'ImagingStudy']) {
+      const res = await request(net.app).get(`/${type}?patient=${fullId}&_count=1`).set('Authorization', `Bearer ${await token('xm-zsh-his')}`);
+      resultIds[type] = (res.body as Bundle).entry!.find((e) => e.search?.mode === 'match')!.resource!.id!;
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await net?.close();
+    await t?.close();
+  });
+
+  /** A request for a route as a HIS would make it: path parameters and the query filled in with real values. */
+  function exampleRequest(route: Route): { url: string; client: string; form?: Record<string, string>; body?: unknown } {
+    const type = route.resourceType ?? '';
+    const id = type === 'Patient' ? fullId : resultIds[type] ?? (type === 'Organization' ? 'xm-zsh' : 'x');
+    const path = route.path.replace(':id', id).replace(':vid', '1').replace(':type', type);
+    const query: Record<string, string> = {};
+    if (['DiagnosticReport', 'Observation', 'ImagingStudy'].includes(type) && route.interaction === 'search-type') query.patient = fullId;
+    if (type === 'Patient' && route.interaction === 'search-type') query.identifier = `${NATIONAL_ID_SYSTEM}|${FULL}`;
+    if (route.interaction === '$ihe-pix') query.sourceIdentifier = `${NATIONAL_ID_SYSTEM}|${FULL}`;
+    if (route.interaction === '$recognition') query.item = 'CBC';
+    const roles = route.access.kind === 'token' ? route.access.roles ?? [] : [];
+    const needsAuditor = roles.length > 0 && !roles.includes('clinician') && !roles.includes('registrar');
+    const client = needsAuditor ? (roles.includes('auditor') ? 'audit-office' : 'ops-monitor') : route.resourceType === 'AuditEvent' ? 'audit-office' : 'xm-zsh-his';
+    const qs = new URLSearchParams(query).toString();
+    if (route.body === 'form') return { url: path, client, form: query };
+    return { url: qs ? `${path}?${qs}` : path, client, body: route.method === 'GET' ? undefined : { resourceType: 'Parameters' } };
+  }
+
+  it('every route that answers with patient data goes through the guarded patient data, and no answer carries unreleased patient data', async () => {
+    const dataRoutes: string[] = [];
+    for (const route of net.gateway.routes) {
+      const ex = exampleRequest(route);
+      const before = await counterSum(net, 'xzq_patient_data_access_total');
+      let req = request(net.app)[route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete'](ex.url).set('Accept', FHIR_JSON);
+      if (route.access.kind === 'token') req = req.set('Authorization', `Bearer ${await token(ex.client)}`);
+      const res = await (ex.form ? req.type('form').send(ex.form) : ex.body ? req.set('Content-Type', FHIR_JSON).send(JSON.stringify(ex.body)) : req);
+      const label = `${route.method} ${route.path}`;
+      expect([label, res.status]).not.toEqual([label, 500]);
+      const after = await counterSum(net, 'xzq_patient_data_access_total');
+      const concernsPatientData = PATIENT_DATA_TYPES.has(route.resourceType ?? '') && route.access.kind === 'token';
+      if (concernsPatientData) {
+        dataRoutes.push(label);
+        expect([label, after > before]).toEqual([label, true]);
+      } else {
+        // Routes of other owners (consent, audit, organizations, ops) never reach patient data.
+        expect([label, after]).toEqual([label, before]);
+      }
+      if (res.body && typeof res.body === 'object' && 'resourceType' in res.body) expectValidFhir(res.body as Resource);
+    }
+    // Results (3 types × search, _search, read), patients (search, _search, read, PIXm), recognition (2).
+    expect(dataRoutes.length).toBeGreaterThanOrEqual(15);
+    expect(await counterSum(net, 'xzq_unreleased_patient_data_refused_total')).toBe(0);
+  }, 60_000);
+
+  it('an answer with patient data that did not come through the guarded path is refused: 500, no data, counted', async () => {
+    const leak: Route = {
+      method: 'GET',
+      path: '/leak',
+      interaction: 'read',
+      access: { kind: 'token' },
+      audited: true,
+      body: 'none',
+      handler: async () => ({ body: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: { resourceType: 'Patient', id: 'p', identifier: [{ system: NATIONAL_ID_SYSTEM, value: NONE }] } }] } }),
+    };
+    const s = net.gateway.services;
+    const app = createExpressApp({ config: s.config, clock: s.clock, log: s.log, metrics: s.metrics, auth: s.auth, audit: s.audit }, [...net.gateway.routes, leak]);
+    const res = await request(app).get('/leak').set('Authorization', `Bearer ${await token('xm-zsh-his')}`);
+    expect(res.status).toBe(500);
+    expectValidFhir(res.body);
+    expect((res.body as OperationOutcome).resourceType).toBe('OperationOutcome');
+    expect(JSON.stringify(res.body)).not.toContain(NONE);
+    expect(await counterSum(net, 'xzq_unreleased_patient_data_refused_total')).toBe(1);
+  });
+
+  describe('identity before consent', () => {
+    const identifiers = (p: Patient) => (p.identifier ?? []).map((i) => i.system);
+    const asHospital = async (hospital: string, url: string) =>
+      request(net.app).get(url).set('Authorization', `Bearer ${await token(`${hospital}-his`)}`).set('Accept', FHIR_JSON);
+
+    it('a resident whose consent permits the asker: the national id and every hospital\'s record number', async () => {
+      const res = await asHospital('xm-dyyy', `/Patient?identifier=${encodeURIComponent(`${NATIONAL_ID_SYSTEM}|${FULL}`)}`);
+      expect(res.status).toBe(200);
+      expectValidFhir(res.body);
+      const p = (res.body as Bundle).entry!.find((e) => e.search?.mode === 'match')!.resource as Patient;
+      expect(identifiers(p)).toContain(NATIONAL_ID_SYSTEM);
+      expect(new Set(identifiers(p).filter((s) => s !== NATIONAL_ID_SYSTEM)).size).toBeGreaterThan(1);
+    });
+
+    it('no consent, the asker treated the resident: regional id, the national id given, its own record number only — and a suppressed outcome', async () => {
+      const res = await asHospital('xm-zsh', `/Patient?identifier=${encodeURIComponent(`${NATIONAL_ID_SYSTEM}|${NONE}`)}`);
+      expect(res.status).toBe(200);
+      expectValidFhir(res.body);
+      const b = res.body as Bundle;
+      const p = b.entry!.find((e) => e.search?.mode === 'match')!.resource as Patient;
+      expect(p.id).toBe(noneId);
+      expect(identifiers(p).sort()).toEqual([NATIONAL_ID_SYSTEM, mrnSystem(net.config.canonicalBase, 'xm-zsh')].sort());
+      expect(b.entry!.some((e) => e.search?.mode === 'outcome' && (e.resource as OperationOutcome).issue[0].code === 'suppressed')).toBe(true);
+    });
+
+    it('no consent, a hospital that never treated the resident: the regional id and the national id it gave, nothing about other hospitals', async () => {
+      const res = await asHospital('xm-dyyy', `/Patient?identifier=${encodeURIComponent(`${NATIONAL_ID_SYSTEM}|${NONE}`)}`);
+      const p = (res.body as Bundle).entry!.find((e) => e.search?.mode === 'match')!.resource as Patient;
+      expect(identifiers(p)).toEqual([NATIONAL_ID_SYSTEM]);
+      const read = await asHospital('xm-dyyy', `/Patient/${noneId}`);
+      expect(read.status).toBe(200);
+      expectValidFhir(read.body);
+      expect((read.body as Patient).identifier).toBeUndefined();
+      expect((read.body as Patient).birthDate).toBeUndefined();
+      const pix = await asHospital('xm-dyyy', `/Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent(`${NATIONAL_ID_SYSTEM}|${NONE}`)}`);
+      expect(pix.status).toBe(200);
+      expectValidFhir(pix.body);
+      expect((pix.body as Parameters).parameter!.map((x) => x.name)).toEqual(['targetId']);
+    });
+
+    it('no consent, another hospital\'s record number: answered as unknown, so it cannot tell where the resident was treated', async () => {
+      const links = (await net.gateway.services.patientIndex.get(noneId))!.links;
+      const foreign = links.find((l) => l.hospitalId !== 'xm-dyyy' && l.mrns.length)!;
+      const system = mrnSystem(net.config.canonicalBase, foreign.hospitalId);
+      const search = await asHospital('xm-dyyy', `/Patient?identifier=${encodeURIComponent(`${system}|${foreign.mrns[0]}`)}`);
+      expect(search.status).toBe(200);
+      expect((search.body as Bundle).total).toBe(0);
+      const pix = await asHospital('xm-dyyy', `/Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent(`${system}|${foreign.mrns[0]}`)}`);
+      expect(pix.status).toBe(404);
+      expectValidFhir(pix.body);
+      // The hospital that issued the number is answered as before.
+      const own = await asHospital(foreign.hospitalId, `/Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent(`${system}|${foreign.mrns[0]}`)}`);
+      expect(own.status).toBe(200);
+    });
+  });
+});
