@@ -32,7 +32,7 @@ export interface ExplainingConsentGate extends ConsentGate {
 export function createConsentService(deps: ServiceDeps & { patientIndex: PatientDirectory }): GatewayConsentService {
   const { config, db, reader, clock, patientIndex } = deps;
   const store = createConsentStore(db, clock, reader);
-  const registry = createConsentRegistry({ config, store, patientIndex });
+  const registry = createConsentRegistry({ config, store, patientIndex, clock });
   const policy: ConsentPolicy = { default: config.consent.default, canonicalBase: config.canonicalBase };
 
   async function judged(patientId: string, requester: Requester) {

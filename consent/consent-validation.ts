@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Consent, ConsentProvision, Period } from '@medplum/fhirtypes';
 import { errorEntry, OperationOutcomeError, outcome, type CodeWithStatus } from '../gateway/fhir/outcomes';
 import { invalidResource, r4Problems, type ValidationProblem } from '../gateway/fhir/validator';
@@ -35,7 +36,19 @@ export interface ConsentCheckContext {
   registrarHospital: string;
   /** POST creates (status active only); PUT updates (active or inactive) */
   method: 'POST' | 'PUT';
+  /**
+   * When the consent is being recorded: its dates are checked against it (docs/consent.md §2).
+   * Absent only where no recording happens (checking examples).
+   */
+  now?: Date;
+  /** PUT: the version being replaced; dates it already carried are not checked again */
+  previous?: Consent;
 }
+
+/** Clock skew allowed between a HIS and the gateway. */
+export const CONSENT_CLOCK_SKEW_MS = 5 * 60_000;
+/** A consent is recorded the day it is signed: its `dateTime` may be at most this much earlier. */
+export const CONSENT_RECORD_WITHIN_MS = 24 * 3_600_000;
 
 export interface CheckedConsent {
   /** the consent as it will be stored (organization set, patient reference normalised, no id/meta) */
@@ -80,6 +93,8 @@ export function checkConsent(body: unknown, ctx: ConsentCheckContext): CheckedCo
   const patientId = checkPatient(consent, problems);
   if (patientId) consent.patient = { ...consent.patient, reference: `Patient/${patientId}` };
   checkModel(consent, ctx, problems);
+  if (ctx.now) checkDates(consent, ctx.now, ctx.previous, problems);
+  if (!problems.length) checkEvidence(consent, problems);
   if (problems.length) throw invalidResource(problems, 'invalid-consent');
   return { consent, patientId: patientId! };
 }
@@ -129,6 +144,61 @@ function checkModel(c: Consent, ctx: ConsentCheckContext, problems: ValidationPr
     });
   }
   checkProvision(c.provision, 'Consent.provision', ctx, problems);
+}
+
+/**
+ * A consent is evidence of what the resident agreed to, when: its `dateTime` (when it was signed) is
+ * at most a day before it is recorded and not after; a `provision.period` (root or nested) does not
+ * start before it is recorded — a consent cannot reach back over accesses already made. A date-only
+ * start covers its whole day, so today is fine. Absent `dateTime` becomes the recording time. A PUT
+ * does not re-check dates the stored version already had (a withdrawal keeps its signing date).
+ */
+function checkDates(c: Consent, now: Date, previous: Consent | undefined, problems: ValidationProblem[]): void {
+  const t = now.getTime();
+  if (c.dateTime === undefined) c.dateTime = now.toISOString();
+  else if (c.dateTime !== previous?.dateTime) {
+    const signed = parseFhirInstant(c.dateTime, 'start');
+    if (signed > t + CONSENT_CLOCK_SKEW_MS) {
+      problems.push({ text: 'Consent.dateTime is in the future: record a consent once it is signed', expression: 'Consent.dateTime', code: 'value', errorCode: 'consent-future-dated' });
+    } else if (parseFhirInstant(c.dateTime, 'end') < t - CONSENT_RECORD_WITHIN_MS) {
+      problems.push({
+        text: 'Consent.dateTime is more than 24 hours ago: a consent is recorded the day it is signed (have the resident sign again)',
+        expression: 'Consent.dateTime',
+        code: 'value',
+        errorCode: 'consent-backdated',
+      });
+    }
+  }
+  const before = new Set(previous ? periodStarts(previous.provision, 'Consent.provision').map(([path, v]) => `${path}=${v}`) : []);
+  for (const [path, start] of periodStarts(c.provision, 'Consent.provision')) {
+    if (before.has(`${path}=${start}`)) continue;
+    if (parseFhirInstant(start, 'end') < t - CONSENT_CLOCK_SKEW_MS) {
+      problems.push({ text: `${path}.period.start is in the past: a consent applies from when it is recorded`, expression: `${path}.period`, code: 'value', errorCode: 'period-starts-in-past' });
+    }
+  }
+}
+
+function periodStarts(p: ConsentProvision | undefined, path: string): Array<[string, string]> {
+  if (!p || typeof p !== 'object') return [];
+  const own: Array<[string, string]> = p.period?.start ? [[path, p.period.start]] : [];
+  return [...own, ...(p.provision ?? []).flatMap((n, i) => periodStarts(n, `${path}.provision[${i}]`))];
+}
+
+/**
+ * The signed form, when attached (`sourceAttachment` with `data`), is kept with its SHA-1 (FHIR
+ * Attachment.hash, base64) and size, so the stored consent can be shown to match the paper; a hash
+ * that does not match the data is refused. A `sourceReference` or a `url` is kept as given.
+ */
+function checkEvidence(c: Consent, problems: ValidationProblem[]): void {
+  const a = c.sourceAttachment;
+  if (!a?.data) return;
+  const bytes = Buffer.from(a.data, 'base64');
+  const hash = createHash('sha1').update(bytes).digest('base64');
+  if (a.hash !== undefined && a.hash !== hash) {
+    problems.push({ text: 'Consent.sourceAttachment.hash is not the SHA-1 (base64) of its data', expression: 'Consent.sourceAttachment.hash', code: 'value', errorCode: 'evidence-hash-mismatch' });
+    return;
+  }
+  c.sourceAttachment = { ...a, hash, size: bytes.length };
 }
 
 function checkPeriod(p: Period | undefined, path: string, problems: ValidationProblem[]): void {

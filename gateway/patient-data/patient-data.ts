@@ -140,8 +140,14 @@ export function createPatientData(deps: {
         return null;
       }
       access.record.addPatient(patient.id);
-      const g = await consent.gateIfPermitted(patient.id, access.requester);
       const own = access.requester.hospitalId;
+      // Asked by national id, the asker's own hospital is asked whether it knows the resident, if the
+      // index does not know yet: that tells the asker nothing new, and gives a registrar the link its
+      // consent needs (docs/consent.md §2).
+      if (byNationalId && own && !patient.links.some((l) => l.hospitalId === own)) {
+        patient = (await patientIndex.lookupNationalId(patient.nationalId, { refresh: true, hospitals: [own] })).patient ?? patient;
+      }
+      const g = await consent.gateIfPermitted(patient.id, access.requester);
       if (!g) {
         // A hospital's record number names a resident only to that hospital: found by another
         // hospital's number, without consent, the answer is "unknown", or the regional id would

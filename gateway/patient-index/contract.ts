@@ -35,7 +35,11 @@ export interface PatientIndex extends PatientDirectory {
   /** the regional patient for a national id (already check-digit-validated), asking hospitals when needed; null when no hospital knows them */
   resolveNationalId(nationalId: string, opts?: { refresh?: boolean }): Promise<RegionalPatient | null>;
   /** the resident and what asking the hospitals found out (see {@link PatientLookup}) */
-  lookupNationalId(nationalId: string, opts?: { refresh?: boolean; firstFound?: boolean }): Promise<{ patient: RegionalPatient | null; lookup: PatientLookup }>;
+  lookupNationalId(
+    nationalId: string,
+    /** `hospitals`: ask only these (the others' links are left as they are) */
+    opts?: { refresh?: boolean; firstFound?: boolean; hospitals?: readonly string[] },
+  ): Promise<{ patient: RegionalPatient | null; lookup: PatientLookup }>;
   /** the patient a hospital knows under a record number (PIXm by MR identifier); asks no hospital */
   findByMrn(hospitalId: string, mrn: string): Promise<RegionalPatient | null>;
   /** remember that a hospital knows the patient under a local id */

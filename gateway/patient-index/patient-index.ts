@@ -85,12 +85,12 @@ export function createPatientIndex(deps: {
    * Known residents are answered from the database alone; hospitals are asked only about a resident
    * not yet known, or, with `refresh`, for the links still missing.
    */
-  async function lookupNationalId(nationalId: string, opts: { refresh?: boolean; firstFound?: boolean } = {}) {
+  async function lookupNationalId(nationalId: string, opts: { refresh?: boolean; firstFound?: boolean; hospitals?: readonly string[] } = {}) {
     const existing = await load({ national_id: nationalId });
     const lookup: PatientLookup = { unknownAt: new Set(), failedAt: new Map() };
     if (existing && !opts.refresh) return { patient: existing, lookup };
     const linked = new Set(existing?.links.map((l) => l.hospitalId));
-    const callers = [...deps.callers().values()].filter((c) => !linked.has(c.hospitalId));
+    const callers = [...deps.callers().values()].filter((c) => !linked.has(c.hospitalId) && (!opts.hospitals || opts.hospitals.includes(c.hospitalId)));
     let id = existing?.id;
     const stored: Array<Promise<void>> = [];
     const linkedNow = new Set<string>();

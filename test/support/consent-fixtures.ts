@@ -9,13 +9,16 @@ import type { Db } from '../../gateway/storage/db';
 
 /**
  * Helpers for the consent integration suites (not a test file). The patient index here is a small
- * real one over the `patients` table (gateway/patient-index/migration.ts): it knows the residents
- * a test inserts and asks no hospital.
+ * real one over the `patients` and `patient_links` tables (gateway/patient-index/migration.ts): it
+ * knows the residents a test inserts, with the hospitals that have a record of them, and asks no
+ * hospital.
  */
 export function tablePatientIndex(db: Db): PatientDirectory & Pick<PatientIndex, 'resolveNationalId'> {
   const load = async (where: { id?: string; national_id?: string }): Promise<RegionalPatient | null> => {
     const row = await db('patients').where(where).first();
-    return row ? { id: row.id, nationalId: row.national_id, links: [] } : null;
+    if (!row) return null;
+    const links = await db('patient_links').where({ patient_id: row.id }).orderBy('hospital_id');
+    return { id: row.id, nationalId: row.national_id, links: links.map((l: { hospital_id: string; local_id: string }) => ({ hospitalId: l.hospital_id, localId: l.local_id, mrns: [] })) };
   };
   return {
     resolveNationalId: (nationalId) => load({ national_id: nationalId }),
@@ -23,8 +26,10 @@ export function tablePatientIndex(db: Db): PatientDirectory & Pick<PatientIndex,
   };
 }
 
-export async function addPatient(db: Db, id: string, nationalId: string): Promise<void> {
+/** A resident with a record at each of `hospitals` (default: every test hospital, so any registrar may record their consent). */
+export async function addPatient(db: Db, id: string, nationalId: string, hospitals: readonly string[] = HOSPITALS.map((h) => h.id)): Promise<void> {
   await db('patients').insert({ id, national_id: nationalId, created_at: '2026-01-01T00:00:00.000Z' });
+  for (const h of hospitals) await db('patient_links').insert({ patient_id: id, hospital_id: h, local_id: `L-${id}`, updated_at: '2026-01-01T00:00:00.000Z' });
 }
 
 export const HOSPITALS = [
@@ -112,7 +117,7 @@ export function newConsent(patientId: string, provision: Consent['provision'] = 
     scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
     category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
     patient: { reference: `Patient/${patientId}` },
-    dateTime: '2026-11-01T09:00:00+08:00',
+    dateTime: '2026-11-29T09:00:00+08:00', // the morning of the suites' clock
     policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
     provision,
   };

@@ -23,7 +23,6 @@ export function registrarConsent(patientId: string, provision: ConsentProvision 
     scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
     category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0', display: 'Patient Consent' }] }],
     patient: { reference: `Patient/${patientId}` },
-    dateTime: '2026-11-20T09:30:00+08:00',
     policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
     provision,
   };

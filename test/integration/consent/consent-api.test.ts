@@ -34,6 +34,10 @@ describe.each(testDatabases())('consent API over HTTP on %s', (_name, open) => {
       { id: P1, national_id: '350203199001010018', created_at: '2026-01-01T00:00:00.000Z' },
       { id: P2, national_id: '350503198506150026', created_at: '2026-01-01T00:00:00.000Z' },
     ]);
+    // Both residents are patients of both registrars' hospitals (a consent is recorded where the resident is cared for).
+    await t.db('patient_links').insert(
+      [P1, P2].flatMap((p) => ['xm-zsh', 'qz-dyyy'].map((h) => ({ patient_id: p, hospital_id: h, local_id: `L-${p}`, updated_at: '2026-01-01T00:00:00.000Z' }))),
+    );
     for (const c of [registrarZsh, registrarQz, clinicianZsh]) tokens[c.id] = await requestToken(gw.app, c);
   });
   afterAll(async () => {
