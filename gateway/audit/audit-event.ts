@@ -7,6 +7,7 @@ import type {
 } from '@medplum/fhirtypes';
 import type { AuditEntry } from './contract';
 import type { Requester } from '../context';
+import { safeText } from '../fhir/fhir-string';
 
 /**
  * Builds the IHE BALP AuditEvents for one answered request (API.md §7). Pure: everything it needs is
@@ -130,11 +131,12 @@ export function subtypeCodings(interaction: string, canonicalBase: string): Codi
   return interaction.startsWith('$') ? [{ system: RESTFUL_INTERACTION_SYSTEM, code: 'operation' }, own] : [own];
 }
 
-/** Control characters other than tab/CR/LF make a FHIR string invalid and break some stores. */
+/**
+ * Control characters other than tab/CR/LF and lone surrogates make a FHIR string invalid and break
+ * some stores: each becomes U+FFFD (the one sanitiser, ../fhir/fhir-string.ts), cut to `max` units.
+ */
 export function cleanString(s: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '\ufffd');
-  return clean.length > max ? clean.slice(0, max) : clean;
+  return safeText(s, { replacement: '\ufffd', max });
 }
 
 /**

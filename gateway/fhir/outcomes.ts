@@ -1,6 +1,7 @@
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import type { HospitalFailureKind } from '../../adapters/adapter';
 import { errorEntry, type CodeWithStatus, type ErrorCode, type HospitalFailureCode } from './error-catalogue';
+import { safeText } from './fhir-string';
 
 export { ERRORS, ERROR_CODES, errorEntry, isErrorCode, statusesOf } from './error-catalogue';
 export type { CodeWithStatus, ErrorCode, ErrorEntry, HospitalFailureCode } from './error-catalogue';
@@ -43,7 +44,47 @@ export function outcome(
   if (opts.errorCode) issue.details = { coding: [{ code: opts.errorCode }], text };
   if (opts.expression?.length) issue.expression = opts.expression;
   if (opts.diagnostics) issue.diagnostics = opts.diagnostics;
-  return { resourceType: 'OperationOutcome', issue: [issue] };
+  return safeOutcome({ resourceType: 'OperationOutcome', issue: [issue] });
+}
+
+/**
+ * Makes every echoed text of `o` a valid FHIR string, in place: `details.text`, `diagnostics`,
+ * `expression` and `location` often quote what the request sent (an id, a parameter name or value),
+ * so control characters and lone surrogates are escaped (./fhir-string.ts), and a value left with
+ * no visible content is dropped rather than sent as an invalid empty string. Run by {@link outcome}
+ * and, for every error whatever built it, by gateway/http/respond.ts; running it twice changes nothing.
+ */
+export function safeOutcome<T extends OperationOutcome>(o: T): T {
+  const clean = (s: unknown): string | undefined => {
+    if (typeof s !== 'string') return undefined;
+    const t = safeText(s);
+    return t.trim() ? t : undefined;
+  };
+  const cleanList = (l: unknown): string[] | undefined => {
+    const out = Array.isArray(l) ? l.map(clean).filter((s): s is string => s !== undefined) : [];
+    return out.length ? out : undefined;
+  };
+  for (const issue of o.issue ?? []) {
+    if (issue.details) {
+      const text = clean(issue.details.text);
+      if (text === undefined) delete issue.details.text;
+      else issue.details.text = text;
+      if (!issue.details.coding?.length && issue.details.text === undefined) delete issue.details;
+    }
+    if ('diagnostics' in issue) {
+      const diagnostics = clean(issue.diagnostics);
+      if (diagnostics === undefined) delete issue.diagnostics;
+      else issue.diagnostics = diagnostics;
+    }
+    for (const key of ['expression', 'location'] as const) {
+      if (key in issue) {
+        const v = cleanList(issue[key]);
+        if (v === undefined) delete issue[key];
+        else issue[key] = v;
+      }
+    }
+  }
+  return o;
 }
 
 /** A refusal with `status`, its severity and issue type those of the catalogued `errorCode`. */

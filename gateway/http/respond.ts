@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import type { Logger } from 'pino';
-import { ERROR_CODE_SYSTEM_PATH, isOperationOutcomeError, serverError } from '../fhir/outcomes';
+import { ERROR_CODE_SYSTEM_PATH, isOperationOutcomeError, safeOutcome, serverError } from '../fhir/outcomes';
+import { safeHeaderValue } from '../fhir/fhir-string';
 import type { FhirResponse } from './route';
 import { errorForLog } from '../log-safe';
 import { jsonBytes, jsonBytesYielding } from './json-bytes';
@@ -10,6 +11,8 @@ export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 /**
  * The one place that turns anything thrown into a response (STYLE.md §2): an OperationOutcomeError
  * keeps its status and headers; anything else is a 500 with no detail, logged without patient data.
+ * Whatever built the outcome, its texts leave here as valid FHIR strings (safeOutcome: no control
+ * character or lone surrogate a throw site echoed from the request).
  */
 export function errorResponse(e: unknown, log: Logger, canonicalBase: string, requestId: string): FhirResponse {
   const known = isOperationOutcomeError(e) ? e : undefined;
@@ -18,7 +21,7 @@ export function errorResponse(e: unknown, log: Logger, canonicalBase: string, re
     log.error({ requestId, err: errorForLog(e), stack: (e as Error)?.stack?.split('\n').slice(1, 8).join('\n') }, 'unhandled error');
   }
   const err = known ?? serverError();
-  const outcome = structuredClone(err.outcome);
+  const outcome = safeOutcome(structuredClone(err.outcome));
   for (const issue of outcome.issue ?? []) {
     for (const c of issue.details?.coding ?? []) c.system ??= canonicalBase + ERROR_CODE_SYSTEM_PATH;
   }
@@ -48,9 +51,12 @@ export async function prepareYielding(r: FhirResponse): Promise<PreparedResponse
   return prepared(r, await jsonBytesYielding(r.body));
 }
 
+/** Every answer passes here: header values are made printable ASCII, so never CR, LF or a control. */
 function prepared(r: FhirResponse, body: Buffer | string): PreparedResponse {
   const contentType = r.contentType ?? (typeof body === 'string' ? 'text/plain; charset=utf-8' : FHIR_JSON);
-  return { status: r.status ?? 200, headers: { ...r.headers, 'Content-Type': contentType }, body };
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...r.headers, 'Content-Type': contentType })) headers[k] = safeHeaderValue(String(v));
+  return { status: r.status ?? 200, headers, body };
 }
 
 /** Write a prepared answer. */
