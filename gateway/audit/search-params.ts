@@ -6,13 +6,17 @@ import type { AuditQuery, DateClause } from './audit-store';
 /**
  * The search parameters of `GET /AuditEvent` (API.md §7) turned into an {@link AuditQuery}. Pure.
  * Repeated parameters AND together; comma-separated values OR (FHIR search). Unknown parameters
- * are ignored unless `Prefer: handling=strict` (API.md §4).
+ * are refused under `Prefer: handling=strict`; otherwise (API.md §4) the search goes on without
+ * them and the searchset names them in an `ignored-parameter` outcome entry.
  */
 
 /** the keyset cursor the `next` link carries: the seq of the last event on the page */
 export const CURSOR_PARAM = '_cursor';
 
-const KNOWN = new Set(['patient', 'agent', 'date', 'outcome', 'purpose', 'subtype', 'request-id', CURSOR_PARAM]);
+/** the search parameters `GET /AuditEvent` applies (besides `_count` and the cursor) */
+export const AUDIT_SEARCH_PARAMS = ['patient', 'agent', 'date', 'outcome', 'purpose', 'subtype', 'request-id'] as const;
+
+const KNOWN = new Set<string>([...AUDIT_SEARCH_PARAMS, CURSOR_PARAM]);
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const OUTCOMES = new Set([0, 4, 8, 12]);
@@ -21,10 +25,12 @@ export interface ParsedAuditSearch {
   query: AuditQuery;
   /** no event can match (e.g. two different patients ANDed) */
   empty: boolean;
+  /** parameters not applied (lenient handling), as labels for the outcome entry that reports them; absent when all were */
+  ignored?: string[];
 }
 
 export function parseAuditSearch(params: Record<string, string[]>, headers: Record<string, string | undefined> = {}): ParsedAuditSearch {
-  checkUnknownParams(params, KNOWN, headers['prefer']);
+  const ignored = checkUnknownParams(params, KNOWN, headers['prefer']);
   let empty = false;
   const query: AuditQuery = { count: DEFAULT_COUNT };
   const tokens = (name: string, normalize: (v: string) => string): string[] | undefined => {
@@ -79,7 +85,7 @@ export function parseAuditSearch(params: Record<string, string[]>, headers: Reco
     if (!/^\d{1,15}$/.test(cursor)) throw badRequest(`${CURSOR_PARAM}: not a paging cursor from a next link`, CURSOR_PARAM);
     query.before = Number(cursor);
   }
-  return { query, empty };
+  return ignored.length ? { query, empty, ignored } : { query, empty };
 }
 
 
@@ -93,7 +99,7 @@ const BEYOND = '9999-12-31T23:59:59.999Z~';
  * that day in Fujian.
  */
 export function parseDateParam(raw: string): DateClause {
-  const m = /^([a-z]{2})?(.*)$/.exec(raw.trim())!;
+  const m = /^([a-z]{2})?([\s\S]*)$/.exec(raw.trim())!; // [\s\S]: a value with a line break is refused, not a crash
   const prefix = m[1] ?? 'eq';
   if (!['eq', 'ne', 'gt', 'lt', 'ge', 'le'].includes(prefix)) {
     throw badRequest('date: the prefix must be one of eq, ne, gt, lt, ge, le', 'date', 'invalid-date');

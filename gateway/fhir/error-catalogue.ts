@@ -31,7 +31,7 @@ export const ERRORS = {
   // 400: a parameter, header or body the gateway cannot use; `expression` names it.
   'bad-request': { status: 400, severity: 'error', issue: 'invalid', text: 'A parameter, header or body the gateway cannot use (the general 400 when no more specific code applies)' },
   'malformed-json': { status: 400, severity: 'error', issue: 'invalid', text: 'The request body is not valid JSON' },
-  'unknown-parameter': { status: 400, severity: 'error', issue: 'invalid', text: 'A search parameter the gateway does not know, under `Prefer: handling=strict`' },
+  'unknown-parameter': { status: 400, severity: 'error', issue: 'invalid', text: 'A search parameter the search does not apply (unknown, or a value it does not support such as another `_include`), under `Prefer: handling=strict`; without it the search answers and reports `ignored-parameter`' },
   'duplicate-parameter': { status: 400, severity: 'error', issue: 'invalid', text: 'A parameter that may be given once is given more than once' },
   'invalid-parameter': { status: 400, severity: 'error', issue: 'invalid', text: 'An operation parameter has the wrong value type (e.g. valueString where valueCode is needed)' },
   'parameter-required': { status: 400, severity: 'error', issue: 'invalid', text: 'A required operation parameter is missing' },
@@ -75,8 +75,10 @@ export const ERRORS = {
   'consent-withheld': { status: 403, severity: 'error', issue: 'forbidden', text: "A read of a single result the patient's consent withholds from the requester" },
   'registrar-hospital-required': { status: 403, severity: 'error', issue: 'forbidden', text: "Consents are recorded only by a member hospital's registrar" },
   'hospital-required': { status: 403, severity: 'error', issue: 'forbidden', text: "The operation is made only by a member hospital's clinicians" },
+  'foreign-hospital': { status: 403, severity: 'error', issue: 'forbidden', text: "A recognition decision that names a requesting hospital (`requestingHospital` or `hospital`, in the body or the query) other than the token's: decisions are recorded for the caller's own hospital only" },
   'foreign-organization': { status: 403, severity: 'error', issue: 'forbidden', text: "A Consent whose `organization` names a hospital other than the registrar's" },
   'foreign-consent': { status: 403, severity: 'error', issue: 'forbidden', text: 'A change to a consent another hospital recorded' },
+  'not-registrar-patient': { status: 403, severity: 'error', issue: 'forbidden', text: "A consent recorded for a resident who has no identity at the registrar's hospital" },
 
   // 404
   'not-found': { status: 404, severity: 'error', issue: 'not-found', text: 'The resource is not known (the general 404)' },
@@ -98,6 +100,10 @@ export const ERRORS = {
   'patient-changed': { status: 422, severity: 'error', issue: 'value', text: "An update that changes a consent's patient" },
   'root-not-permit': { status: 422, severity: 'error', issue: 'value', text: 'A Consent whose root provision is not of type `permit`' },
   'period-reversed': { status: 422, severity: 'error', issue: 'value', text: 'A period or data period whose start is after its end' },
+  'consent-backdated': { status: 422, severity: 'error', issue: 'value', text: 'A Consent `dateTime` more than 24 hours before it is recorded' },
+  'consent-future-dated': { status: 422, severity: 'error', issue: 'value', text: 'A Consent `dateTime` after the moment it is recorded (beyond 5 minutes of clock skew)' },
+  'period-starts-in-past': { status: 422, severity: 'error', issue: 'value', text: 'A provision `period` that starts before the consent is recorded' },
+  'evidence-hash-mismatch': { status: 422, severity: 'error', issue: 'value', text: 'A `sourceAttachment` whose `hash` is not the SHA-1 of its `data`' },
   'unknown-actor': { status: 422, severity: 'error', issue: 'value', text: 'A provision actor that is not a member hospital' },
   'practitioner-required': { status: 422, severity: 'error', issue: 'processing', text: 'The token names no physician (IUA `subject_id`), and the record must say who decided' },
   'result-not-found': { status: 422, severity: 'error', issue: 'processing', text: "The referenced result is not among the patient's results as the requester sees them" },
@@ -117,6 +123,7 @@ export const ERRORS = {
 
   // 200: reported beside the answer, never a refusal.
   'consent-suppressed': { status: 200, severity: 'information', issue: 'suppressed', text: "Some results were left out under the patient's consent (one entry, no count and no detail)" },
+  'ignored-parameter': { status: 200, severity: 'warning', issue: 'informational', text: 'Search parameters the search does not apply were ignored (lenient handling, the default): one outcome entry naming them, so the answer is not narrowed by them' },
 } as const satisfies Record<string, ErrorEntry>;
 
 type Catalogue = typeof ERRORS;

@@ -1,5 +1,6 @@
+import type { OperationOutcome } from '@medplum/fhirtypes';
 import { dateRange } from './fhir-date';
-import { badRequest } from './outcomes';
+import { badRequest, errorEntry, outcome } from './outcomes';
 
 /**
  * Search parameter parsing shared by every search (API.md §4). Pure: parameters in, a typed
@@ -26,7 +27,7 @@ export interface TokenCriterion {
 export { dateRange };
 
 export function parseDateParam(name: string, raw: string): DateCriterion {
-  const m = /^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(.*)$/.exec(raw)!;
+  const m = /^(eq|ne|gt|lt|ge|le|sa|eb|ap)?([\s\S]*)$/.exec(raw)!; // [\s\S]: a value with a line break is refused, not a crash
   const prefix = (m[1] ?? 'eq') as string;
   if (!['eq', 'ne', 'gt', 'lt', 'ge', 'le'].includes(prefix)) {
     throw badRequest(`${name}: the prefix "${prefix}" is not supported (use eq, ne, gt, lt, ge or le)`, name, 'invalid-date');
@@ -97,17 +98,96 @@ export function isStrict(prefer: string | undefined): boolean {
   return /(^|[;,\s])handling\s*=\s*strict\b/i.test(prefer ?? '');
 }
 
-/** Parameters every search accepts besides its own. */
-export const COMMON_PARAMS = new Set(['_count', '_offset', '_format', '_pretty', '_summary', '_elements']);
+/**
+ * Parameters every search accepts besides its own, because every search applies them: `_count`.
+ * (`_offset` is accepted by the searches that page by offset, and `_format` when it asks for JSON,
+ * the one format the gateway writes.) Nothing is accepted that is not applied: `_summary`,
+ * `_elements`, `_pretty` and the like are unknown parameters like any other.
+ */
+export const COMMON_PARAMS: ReadonlySet<string> = new Set(['_count']);
 
-export function checkUnknownParams(query: Record<string, string[]>, known: ReadonlySet<string>, prefer: string | undefined): void {
-  if (!isStrict(prefer)) return;
-  const unknown = Object.keys(query).filter((k) => !known.has(k) && !COMMON_PARAMS.has(k));
-  if (unknown.length) {
-    // Names only (capped): values may carry identifiers.
-    const names = unknown.map((n) => n.replace(/[^\w.:-]/g, '').slice(0, 40)).join(', ');
-    throw badRequest(`Unknown search parameter(s): ${names}`, unknown.slice(0, 10), 'unknown-parameter');
+const JSON_FORMATS = new Set(['json', 'application/json', 'application/fhir+json']);
+const asksForJson = (v: string) => JSON_FORMATS.has(v.split(';')[0].trim().toLowerCase());
+
+/** The names in `query` that the search does not apply: neither in `known` nor common. */
+export function unknownParams(query: Record<string, string[]>, known: ReadonlySet<string>): string[] {
+  return Object.keys(query).filter((k) => !known.has(k) && !COMMON_PARAMS.has(k) && !(k === '_format' && query[k].every(asksForJson)));
+}
+
+const MAX_NAMED = 10;
+const MAX_NAME = 40;
+
+/**
+ * A parameter name as the gateway reports it back: every character outside `A-Z a-z 0-9 _ . : -`
+ * percent-encoded (UTF-8), so no control character, markup or line break is ever echoed and the
+ * name reads as it would in the URL; at most 40 characters.
+ */
+export function parameterLabel(name: string): string {
+  let out = '';
+  for (const ch of name) {
+    out += /^[A-Za-z0-9_.:-]$/.test(ch) ? ch : [...Buffer.from(ch, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+    if (out.length >= MAX_NAME) return `${out.slice(0, MAX_NAME)}…`;
   }
+  return out || '(empty)';
+}
+
+/**
+ * Parameters a search does not apply (unknown names, or a value it does not support such as an
+ * `_include` it cannot follow), as FHIR search §3.1.1.5 wants them handled: under
+ * `Prefer: handling=strict` a 400 `unknown-parameter` naming them; otherwise (lenient, the default
+ * of API.md §4) the search goes on without them and the labels are returned, for the searchset to
+ * report in one {@link ignoredParametersOutcome} entry.
+ */
+export function refuseOrIgnore(names: readonly string[], prefer: string | undefined): string[] {
+  if (!names.length) return [];
+  const labels = [...new Set(names.map(parameterLabel))];
+  if (isStrict(prefer)) {
+    throw badRequest(`Unknown or unsupported search parameter(s): ${listed(labels)}`, labels.slice(0, MAX_NAMED), 'unknown-parameter');
+  }
+  return labels;
+}
+
+/** Unknown parameters: a 400 under `handling=strict`, else their labels (see {@link refuseOrIgnore}). */
+export function checkUnknownParams(query: Record<string, string[]>, known: ReadonlySet<string>, prefer: string | undefined): string[] {
+  return refuseOrIgnore(unknownParams(query, known), prefer);
+}
+
+/**
+ * The outcome entry of a searchset that went on without some parameters (lenient handling): a
+ * warning `ignored-parameter` naming them (as {@link parameterLabel}s, never their values), so a
+ * HIS learns that the answer is wider than it asked for.
+ */
+export function ignoredParametersOutcome(labels: readonly string[]): OperationOutcome {
+  const { severity, issue } = errorEntry('ignored-parameter');
+  return outcome(
+    severity,
+    issue,
+    `Search parameter(s) not supported and ignored, so the answer is not narrowed by them: ${listed(labels)} (send Prefer: handling=strict to have them refused)`,
+    { errorCode: 'ignored-parameter', expression: labels.slice(0, MAX_NAMED) },
+  );
+}
+
+/** The outcome entries for ignored parameters: none, or one. */
+export const ignoredOutcomes = (labels: readonly string[]): OperationOutcome[] => (labels.length ? [ignoredParametersOutcome(labels)] : []);
+
+const listed = (labels: readonly string[]) =>
+  labels.length > MAX_NAMED ? `${labels.slice(0, MAX_NAMED).join(', ')} and ${labels.length - MAX_NAMED} more` : labels.join(', ');
+
+/**
+ * The ids of an `_id` parameter: comma-separated values are alternatives (OR), a repeated `_id`
+ * narrows (AND: the ids in every one). undefined when `_id` is not given; an empty set when the
+ * repeats have no id in common.
+ */
+export function parseIds(query: Record<string, string[]>): Set<string> | undefined {
+  const all = query._id;
+  if (!all?.length) return undefined;
+  let acc: Set<string> | undefined;
+  for (const one of all) {
+    const set = new Set(splitComma(one).map((v) => v.trim()).filter(Boolean));
+    if (!set.size) throw badRequest('_id: empty value', '_id');
+    acc = acc ? new Set([...acc].filter((v) => set.has(v))) : set;
+  }
+  return acc!;
 }
 
 /** The single value of a parameter, or undefined; repeated values are an error. */

@@ -38,6 +38,15 @@ export interface FhirResponse {
  */
 export type RouteAccess = { kind: 'none' } | ({ kind: 'token' } & AccessRequirement);
 
+/** FHIR search parameter types (R4 `search-param-type`), as the CapabilityStatement names them. */
+export type SearchParamType = 'number' | 'date' | 'string' | 'token' | 'reference' | 'composite' | 'quantity' | 'uri' | 'special';
+
+/** A search parameter a search route applies, as `GET /metadata` declares it. */
+export interface SearchParamDeclaration {
+  name: string;
+  type: SearchParamType;
+}
+
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
   /** express path, e.g. `/DiagnosticReport/:id` */
@@ -50,5 +59,17 @@ export interface Route {
   audited: boolean;
   /** body parsing: `json` (FHIR JSON, default for POST/PUT), `form` (x-www-form-urlencoded), `none` */
   body?: 'json' | 'form' | 'none';
+  /**
+   * `search-type` routes: the parameters the handler applies, each of them also accepted under
+   * `Prefer: handling=strict`. The CapabilityStatement declares exactly these (gateway/http/routes/capability.ts).
+   */
+  searchParams?: readonly SearchParamDeclaration[];
+  /** `search-type` routes: the `_include` values the handler applies */
+  searchInclude?: readonly string[];
+  /**
+   * The route exists only to refuse: every request gets a 405 OperationOutcome (and an audit record)
+   * instead of express's bare 404. The CapabilityStatement does not declare it.
+   */
+  refusesAll?: true;
   handler(req: FhirRequest): Promise<FhirResponse>;
 }

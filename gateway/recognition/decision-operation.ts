@@ -19,8 +19,12 @@ import { itemOf, observationsById, parameters, type RecognitionContext } from '.
  * for — `retested`), `note` (valueString, required with reason `other`), and optionally
  * `performedAt` (or `date`; valueDateTime, not in the future; default now).
  *
+ * The decision is the requesting hospital's, and that is the token's hospital: a body parameter
+ * `requestingHospital` or `hospital`, or a query parameter of those names, naming another hospital is
+ * refused (403 `foreign-hospital`), never obeyed; naming the token's own hospital changes nothing.
+ *
  * Refusals, nothing stored: a malformed or incomplete body → 400 naming the parameter; unknown
- * patient → 404; a result that is not among the patient's results as this requester sees them,
+ * patient → 404; another hospital named as the requester → 403; a result that is not among the patient's results as this requester sees them,
  * that is not of the item, or that comes from the requester's own hospital → 422; a token that
  * names no physician (IUA `subject_id`) → 422.
  */
@@ -121,10 +125,68 @@ export function parseDecision(body: unknown, catalog: ReadonlyMap<string, Catalo
   };
 }
 
-export async function recordDecision(ctx: RecognitionContext, access: Access, patientId: string, body: unknown): Promise<Parameters> {
+/** The parameters, in the body or the query, that would name the hospital a decision is for. */
+const HOSPITAL_PARAMS: readonly string[] = ['requestingHospital', 'hospital'];
+
+/** A hospital id from `xm-zsh`, `Organization/xm-zsh`, `<base>/Organization/xm-zsh` or `<system>|xm-zsh`. */
+function hospitalIdOf(raw: string | undefined): string | undefined {
+  const v = raw?.trim();
+  if (!v) return undefined;
+  const id = v.replace(/^.*\|/, '').replace(/^(?:.*\/)?Organization\//, '');
+  return id || undefined;
+}
+
+function hospitalOfParameter(p: ParametersParameter): string | undefined {
+  return (
+    hospitalIdOf(p.valueReference?.reference) ??
+    hospitalIdOf(p.valueReference?.identifier?.value) ??
+    hospitalIdOf(p.valueIdentifier?.value) ??
+    hospitalIdOf(p.valueCode ?? p.valueId ?? p.valueString ?? p.valueUri)
+  );
+}
+
+/**
+ * Decisions are recorded for the token's hospital only (issue #14): every `requestingHospital` or
+ * `hospital` given in the body (any value type that can name an Organization) or in the query must
+ * name `own`. Another hospital → 403 `foreign-hospital`; a value that names no hospital → 400. Pure.
+ */
+export function checkOwnHospital(body: unknown, query: Record<string, string[]>, own: string): void {
+  const named: Array<{ id: string | undefined; where: string }> = [];
+  for (const name of HOSPITAL_PARAMS) {
+    for (const v of query[name] ?? []) for (const one of v.split(',')) named.push({ id: hospitalIdOf(one), where: name });
+  }
+  const list = body && typeof body === 'object' ? (body as Parameters).parameter : undefined;
+  if (Array.isArray(list)) {
+    for (const p of list) {
+      if (p && typeof p === 'object' && typeof p.name === 'string' && HOSPITAL_PARAMS.includes(p.name)) {
+        named.push({ id: hospitalOfParameter(p), where: where(p.name) });
+      }
+    }
+  }
+  for (const n of named) {
+    if (n.id === undefined) {
+      throw badRequest('A requesting hospital, where given, must name an Organization (Organization/<hospital id>)', n.where, 'invalid-parameter');
+    }
+    if (n.id !== own) {
+      throw forbidden(
+        `A decision is recorded for the token's own hospital (${own}) only: ${n.where.startsWith('Parameters') ? 'the body' : `the query parameter ${n.where}`} names another hospital`,
+        'foreign-hospital',
+      );
+    }
+  }
+}
+
+export async function recordDecision(
+  ctx: RecognitionContext,
+  access: Access,
+  patientId: string,
+  body: unknown,
+  query: Record<string, string[]> = {},
+): Promise<Parameters> {
   const { requester, record } = access;
   if (!requester.hospitalId) throw forbidden('Recognition decisions are made by a hospital\'s clinicians', 'hospital-required');
   if (!(await ctx.patientData.concerns(access, patientId))) throw notFound(`Patient/${patientId} is not known`);
+  checkOwnHospital(body, query, requester.hospitalId);
   const now = ctx.clock.now();
   const input = parseDecision(body, ctx.byCode, now);
   if (!requester.user?.id) {

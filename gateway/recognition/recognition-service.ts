@@ -47,8 +47,8 @@ export function createRecognitionRules(config: GatewayConfig, items: readonly Ca
 export interface RecognitionOperations {
   /** `GET /Patient/{id}/$recognition` */
   recognition(access: Access, patientId: string, query: Record<string, string[]>): Promise<Parameters>;
-  /** `POST /Patient/{id}/$recognition-decision`: the stored decision */
-  decide(access: Access, patientId: string, body: unknown): Promise<Parameters>;
+  /** `POST /Patient/{id}/$recognition-decision`: the stored decision (the query may only repeat the token's hospital) */
+  decide(access: Access, patientId: string, body: unknown, query?: Record<string, string[]>): Promise<Parameters>;
   /** `GET /$recognition-stats` (aggregates only: no patient is named) */
   stats(query: Record<string, string[]>): Promise<Parameters>;
 }
@@ -68,7 +68,7 @@ export function createRecognitionOperations(deps: { config: GatewayConfig; db: D
   };
   return {
     recognition: (access, patientId, query) => recognitionOperation(ctx, access, patientId, query),
-    decide: (access, patientId, body) => recordDecision(ctx, access, patientId, body),
+    decide: (access, patientId, body, query) => recordDecision(ctx, access, patientId, body, query),
     stats: (query) => recognitionStats(ctx, query),
   };
 }

@@ -1,10 +1,11 @@
 import type { Bundle, Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
 import type { GatewayConfig } from '../../config';
 import { methodNotAllowed, notFound } from '../../fhir/outcomes';
-import type { FhirRequest, FhirResponse, Route, RouteAccess } from '../route';
+import type { FhirRequest, FhirResponse, Route, RouteAccess, SearchParamDeclaration, SearchParamType } from '../route';
 import type { Db } from '../../storage/db';
 import { readEvent, searchEvents, verifyChain } from '../../audit/audit-store';
-import { CURSOR_PARAM, parseAuditSearch } from '../../audit/search-params';
+import { AUDIT_SEARCH_PARAMS, CURSOR_PARAM, parseAuditSearch } from '../../audit/search-params';
+import { ignoredOutcomes } from '../../fhir/search-params';
 
 /**
  * The auditor's endpoints (API.md §7): search, read, `$verify`; every write answers 405, since the
@@ -17,6 +18,21 @@ const READ: RouteAccess = { kind: 'token', resource: 'AuditEvent', permission: '
 const ANY_TOKEN: RouteAccess = { kind: 'token' };
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
+const PARAM_TYPES: Record<(typeof AUDIT_SEARCH_PARAMS)[number], SearchParamType> = {
+  patient: 'reference',
+  agent: 'token',
+  date: 'date',
+  outcome: 'token',
+  purpose: 'token',
+  subtype: 'token',
+  'request-id': 'token',
+};
+/** what the search applies, for the CapabilityStatement (`_cursor` is the next link's, not a client's) */
+const SEARCH_PARAMS: SearchParamDeclaration[] = [
+  ...AUDIT_SEARCH_PARAMS.map((name) => ({ name, type: PARAM_TYPES[name] })),
+  { name: '_count', type: 'number' },
+];
+
 export interface AuditRouteDeps {
   /** auditors' reads run beside the appends (storage/db.ts createReader) */
   reader: Db;
@@ -27,7 +43,7 @@ export interface AuditRouteDeps {
 
 /** `GET /AuditEvent` (and `POST /AuditEvent/_search`): a searchset, newest first, keyset-paged. */
 export async function searchAuditEvents(req: FhirRequest, deps: AuditRouteDeps): Promise<FhirResponse> {
-  const { query, empty } = parseAuditSearch(req.query, req.headers);
+  const { query, empty, ignored } = parseAuditSearch(req.query, req.headers);
   req.record.resourceType = 'AuditEvent';
   // an auditor reading a patient's trail is itself an access to that patient
   for (const p of query.patients ?? []) req.record.addPatient(p);
@@ -50,11 +66,14 @@ export async function searchAuditEvents(req: FhirRequest, deps: AuditRouteDeps):
     resourceType: 'Bundle',
     type: 'searchset',
     link,
-    entry: page.events.map((e) => ({
-      fullUrl: `${base}/${e.resource.id as string}`,
-      resource: e.resource as unknown as Resource,
-      search: { mode: 'match' },
-    })),
+    entry: [
+      ...page.events.map((e) => ({
+        fullUrl: `${base}/${e.resource.id as string}`,
+        resource: e.resource as unknown as Resource,
+        search: { mode: 'match' as const },
+      })),
+      ...ignoredOutcomes(ignored ?? []).map((o) => ({ resource: o, search: { mode: 'outcome' as const } })),
+    ],
   };
   return { body: bundle };
 }
@@ -97,18 +116,29 @@ async function refuseWrite(): Promise<FhirResponse> {
 /** Every audit route, `$verify` and `_search` before `:id`. */
 export function auditRoutes(deps: AuditRouteDeps): Route[] {
   const route = (r: Omit<Route, 'audited' | 'resourceType'>): Route => ({ ...r, resourceType: 'AuditEvent', audited: true });
+  // The writes exist only to answer 405 (audited): `refusesAll` keeps them out of the CapabilityStatement.
+  const refusal = (method: Route['method'], path: string, interaction: string): Route =>
+    route({ method, path, interaction, access: ANY_TOKEN, body: 'none', refusesAll: true, handler: refuseWrite });
   return [
-    route({ method: 'GET', path: '/AuditEvent', interaction: 'search-type', access: SEARCH, handler: (req) => searchAuditEvents(req, deps) }),
-    route({ method: 'POST', path: '/AuditEvent/_search', interaction: 'search-type', access: SEARCH, body: 'form', handler: (req) => searchAuditEvents(req, deps) }),
+    route({ method: 'GET', path: '/AuditEvent', interaction: 'search-type', access: SEARCH, searchParams: SEARCH_PARAMS, handler: (req) => searchAuditEvents(req, deps) }),
+    route({
+      method: 'POST',
+      path: '/AuditEvent/_search',
+      interaction: 'search-type',
+      access: SEARCH,
+      body: 'form',
+      searchParams: SEARCH_PARAMS,
+      handler: (req) => searchAuditEvents(req, deps),
+    }),
     route({ method: 'GET', path: '/AuditEvent/$verify', interaction: '$verify', access: READ, handler: (req) => verifyAuditChain(req, deps) }),
     route({ method: 'GET', path: '/AuditEvent/:id', interaction: 'read', access: READ, handler: (req) => readAuditEvent(req, deps) }),
-    route({ method: 'POST', path: '/AuditEvent', interaction: 'create', access: ANY_TOKEN, body: 'none', handler: refuseWrite }),
-    route({ method: 'PUT', path: '/AuditEvent', interaction: 'update', access: ANY_TOKEN, body: 'none', handler: refuseWrite }),
-    route({ method: 'PATCH', path: '/AuditEvent', interaction: 'patch', access: ANY_TOKEN, body: 'none', handler: refuseWrite }),
-    route({ method: 'DELETE', path: '/AuditEvent', interaction: 'delete', access: ANY_TOKEN, body: 'none', handler: refuseWrite }),
-    route({ method: 'POST', path: '/AuditEvent/:id', interaction: 'create', access: ANY_TOKEN, body: 'none', handler: refuseWrite }),
-    route({ method: 'PUT', path: '/AuditEvent/:id', interaction: 'update', access: ANY_TOKEN, body: 'none', handler: refuseWrite }),
-    route({ method: 'PATCH', path: '/AuditEvent/:id', interaction: 'patch', access: ANY_TOKEN, body: 'none', handler: refuseWrite }),
-    route({ method: 'DELETE', path: '/AuditEvent/:id', interaction: 'delete', access: ANY_TOKEN, body: 'none', handler: refuseWrite }),
+    refusal('POST', '/AuditEvent', 'create'),
+    refusal('PUT', '/AuditEvent', 'update'),
+    refusal('PATCH', '/AuditEvent', 'patch'),
+    refusal('DELETE', '/AuditEvent', 'delete'),
+    refusal('POST', '/AuditEvent/:id', 'create'),
+    refusal('PUT', '/AuditEvent/:id', 'update'),
+    refusal('PATCH', '/AuditEvent/:id', 'patch'),
+    refusal('DELETE', '/AuditEvent/:id', 'delete'),
   ];
 }

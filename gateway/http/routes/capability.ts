@@ -1,33 +1,33 @@
-import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
+import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceInteraction } from '@medplum/fhirtypes';
 import type { GatewayConfig } from '../../config';
 import type { Route } from '../route';
 
-/** Search parameters per resource, with their FHIR types, for the CapabilityStatement. */
-const SEARCH_PARAM_TYPES: Record<string, Array<[string, CapabilityParamType]>> = {
-  Patient: [['identifier', 'token'], ['_id', 'token']],
-  DiagnosticReport: [['patient', 'reference'], ['patient.identifier', 'token'], ['category', 'token'], ['code', 'token'], ['date', 'date'], ['status', 'token'], ['hospital', 'token'], ['_count', 'number'], ['_sort', 'string']],
-  Observation: [['patient', 'reference'], ['patient.identifier', 'token'], ['category', 'token'], ['code', 'token'], ['date', 'date'], ['status', 'token'], ['hospital', 'token'], ['_count', 'number'], ['_sort', 'string']],
-  ImagingStudy: [['patient', 'reference'], ['patient.identifier', 'token'], ['modality', 'token'], ['started', 'date'], ['status', 'token'], ['hospital', 'token'], ['_count', 'number'], ['_sort', 'string']],
-  Organization: [['_id', 'token'], ['city', 'token'], ['grade', 'token'], ['name', 'string']],
-  Consent: [['patient', 'reference'], ['status', 'token']],
-  AuditEvent: [['patient', 'reference'], ['agent', 'token'], ['date', 'date'], ['outcome', 'token'], ['purpose', 'token'], ['subtype', 'token'], ['request-id', 'token'], ['_count', 'number']],
-};
-type CapabilityParamType = 'number' | 'date' | 'string' | 'token' | 'reference';
+type TypeInteraction = CapabilityStatementRestResourceInteraction['code'];
+/** The type-level interactions of FHIR R4 (`type-restful-interaction`): a route's `interaction` that is one of these is declared. */
+const TYPE_INTERACTIONS: ReadonlySet<string> = new Set<TypeInteraction>([
+  'read',
+  'vread',
+  'update',
+  'patch',
+  'delete',
+  'history-instance',
+  'history-type',
+  'create',
+  'search-type',
+]);
 
-const INTERACTIONS: Record<string, 'read' | 'search-type' | 'create' | 'update' | 'history-instance' | 'vread'> = {
-  read: 'read',
-  'search-type': 'search-type',
-  create: 'create',
-  update: 'update',
-  'history-instance': 'history-instance',
-  vread: 'vread',
-};
-
-/** `GET /metadata`: built from the route table, so it always says what the gateway really offers. */
+/**
+ * `GET /metadata`: built from the route table alone, so it says what the gateway really offers and
+ * nothing more. A resource's interactions and operations are those of its routes, but for routes
+ * that exist only to refuse (`refusesAll`: the AuditEvent writes, DELETE /Consent answer 405); its
+ * search parameters and includes are those its search routes declare they apply
+ * (`Route.searchParams`, each also accepted under `Prefer: handling=strict`).
+ */
 export function capabilityStatement(config: GatewayConfig, routes: Route[], version: string): CapabilityStatement {
   const byType = new Map<string, CapabilityStatementRestResource>();
   const systemOps: Array<{ name: string; definition: string }> = [];
   for (const r of routes) {
+    if (r.refusesAll) continue;
     if (r.interaction.startsWith('$')) {
       const op = { name: r.interaction.slice(1), definition: `${config.canonicalBase}/OperationDefinition/${r.interaction.slice(1)}` };
       if (!r.resourceType) {
@@ -39,17 +39,20 @@ export function capabilityStatement(config: GatewayConfig, routes: Route[], vers
       if (!res.operation.some((o) => o.name === op.name)) res.operation.push(op);
       continue;
     }
-    const code = INTERACTIONS[r.interaction];
-    if (!code || !r.resourceType) continue;
+    if (!r.resourceType || !TYPE_INTERACTIONS.has(r.interaction)) continue;
     const res = resourceOf(byType, r.resourceType);
+    const code = r.interaction as TypeInteraction;
     res.interaction ??= [];
     if (!res.interaction.some((i) => i.code === code)) res.interaction.push({ code });
-  }
-  for (const res of byType.values()) {
-    if (res.interaction?.some((i) => i.code === 'search-type')) {
-      res.searchParam = (SEARCH_PARAM_TYPES[res.type] ?? []).map(([name, type]) => ({ name, type }));
+    if (code !== 'search-type') continue;
+    for (const p of r.searchParams ?? []) {
+      res.searchParam ??= [];
+      if (!res.searchParam.some((x) => x.name === p.name)) res.searchParam.push({ name: p.name, type: p.type });
     }
-    if (res.type === 'DiagnosticReport') res.searchInclude = ['DiagnosticReport:result'];
+    for (const inc of r.searchInclude ?? []) {
+      res.searchInclude ??= [];
+      if (!res.searchInclude.includes(inc)) res.searchInclude.push(inc);
+    }
   }
   return {
     resourceType: 'CapabilityStatement',
@@ -76,7 +79,7 @@ export function capabilityStatement(config: GatewayConfig, routes: Route[], vers
           ],
         },
         resource: [...byType.values()].sort((a, b) => a.type.localeCompare(b.type)),
-        operation: systemOps,
+        ...(systemOps.length ? { operation: systemOps } : {}),
       },
     ],
   };

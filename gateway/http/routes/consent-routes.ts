@@ -1,8 +1,8 @@
 import type { Bundle, Consent } from '@medplum/fhirtypes';
 import { searchsetBundle } from '../../fhir/bundle';
 import { badRequest, forbidden, methodNotAllowed, notFound, OperationOutcomeError, outcome } from '../../fhir/outcomes';
-import { checkUnknownParams, single } from '../../fhir/search-params';
-import type { FhirRequest, FhirResponse, Route, RouteAccess } from '../route';
+import { checkUnknownParams, ignoredOutcomes, parseCount, parseOffset, single, splitComma } from '../../fhir/search-params';
+import type { FhirRequest, FhirResponse, Route, RouteAccess, SearchParamDeclaration } from '../route';
 import { ConsentNotFound, VersionConflict } from '../../../consent/consent-store';
 import type { ConsentRegistry } from '../../../consent/consent-registry';
 
@@ -124,29 +124,36 @@ export function consentRoutes(registry: ConsentRegistry, publicBaseUrl: string):
     return { body: bundle };
   }
 
-  const SEARCH_PARAMS = new Set(['patient', 'status']);
+  const SEARCH_PARAMS = new Set([...CONSENT_SEARCH_PARAMS.map((p) => p.name), '_offset']);
   async function search(req: FhirRequest): Promise<FhirResponse> {
     req.record.interaction = 'search-type';
-    checkUnknownParams(req.query, SEARCH_PARAMS, req.headers.prefer);
+    const ignored = checkUnknownParams(req.query, SEARCH_PARAMS, req.headers.prefer);
     const raw = single(req.query, 'patient');
     if (!raw) throw badRequest('The patient parameter is required: GET /Consent?patient=<regional id>', 'patient', 'patient-required');
     const patient = /^(?:.*\/)?(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/.exec(raw)?.[1];
     if (!patient) throw badRequest('patient must be a regional patient id or Patient/<id>', 'patient');
     const status = single(req.query, 'status');
-    if (status !== undefined && !/^[a-z-]{1,20}$/.test(status)) throw badRequest('status must be a Consent status code', 'status');
+    // comma-separated statuses are alternatives (FHIR token search)
+    const statuses = status === undefined ? undefined : splitComma(status);
+    if (statuses?.some((s) => !/^[a-z-]{1,20}$/.test(s))) throw badRequest('status must be a Consent status code', 'status');
+    const count = parseCount(req.query._count);
+    const offset = parseOffset(req.query._offset);
     req.record.addPatient(patient);
-    const matches = await store.byPatient(patient, { status });
-    for (const c of matches) req.record.resourceIds.add(`Consent/${c.id}`);
+    const found = await store.byPatient(patient, statuses?.length === 1 ? { status: statuses[0] } : {});
+    const matches = statuses ? found.filter((c) => statuses.includes(c.status)) : found;
+    const page = matches.slice(offset, offset + count);
+    for (const c of page) req.record.resourceIds.add(`Consent/${c.id}`);
     const params: Array<[string, string]> = [['patient', patient]];
     if (status) params.push(['status', status]);
     const body = searchsetBundle({
       publicBaseUrl,
       path: '/Consent',
       params,
-      matches,
+      matches: page,
+      outcomes: ignoredOutcomes(ignored),
       total: matches.length,
-      offset: 0,
-      count: Math.max(1, matches.length),
+      offset,
+      count,
     });
     return { body };
   }
@@ -160,16 +167,20 @@ export function consentRoutes(registry: ConsentRegistry, publicBaseUrl: string):
   const route = (r: Omit<Route, 'resourceType' | 'audited'>): Route => ({ resourceType: 'Consent', audited: true, ...r });
   return [
     route({ method: 'POST', path: '/Consent', interaction: 'create', access: registrar('c'), body: 'json', handler: create }),
-    route({ method: 'GET', path: '/Consent', interaction: 'search-type', access: registrar('s'), body: 'none', handler: search }),
+    route({ method: 'GET', path: '/Consent', interaction: 'search-type', access: registrar('s'), body: 'none', searchParams: CONSENT_SEARCH_PARAMS, handler: search }),
     route({ method: 'GET', path: '/Consent/:id', interaction: 'read', access: registrar('r'), body: 'none', handler: read }),
     route({ method: 'PUT', path: '/Consent/:id', interaction: 'update', access: registrar('u'), body: 'json', handler: update }),
     route({ method: 'GET', path: '/Consent/:id/_history', interaction: 'history-instance', access: registrar('r'), body: 'none', handler: history }),
     route({ method: 'GET', path: '/Consent/:id/_history/:vid', interaction: 'vread', access: registrar('r'), body: 'none', handler: vread }),
-    // Any authenticated caller learns that deletion does not exist (405), and the attempt is audited.
-    route({ method: 'DELETE', path: '/Consent', interaction: 'delete', access: { kind: 'token' }, body: 'none', handler: refuseDelete }),
-    route({ method: 'DELETE', path: '/Consent/:id', interaction: 'delete', access: { kind: 'token' }, body: 'none', handler: refuseDelete }),
+    // Any authenticated caller learns that deletion does not exist (405), and the attempt is audited;
+    // `refusesAll` keeps it out of the CapabilityStatement.
+    route({ method: 'DELETE', path: '/Consent', interaction: 'delete', access: { kind: 'token' }, body: 'none', refusesAll: true, handler: refuseDelete }),
+    route({ method: 'DELETE', path: '/Consent/:id', interaction: 'delete', access: { kind: 'token' }, body: 'none', refusesAll: true, handler: refuseDelete }),
   ];
 }
 
-/** Parameters GET /Consent understands, for the CapabilityStatement. */
-export const CONSENT_SEARCH_PARAMS = ['patient', 'status'] as const;
+/** The parameters GET /Consent applies: the ones it accepts and the CapabilityStatement declares. */
+export const CONSENT_SEARCH_PARAMS: readonly SearchParamDeclaration[] = [
+  { name: 'patient', type: 'reference' },
+  { name: 'status', type: 'token' },
+];

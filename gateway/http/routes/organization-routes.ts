@@ -1,9 +1,18 @@
 import type { Organization } from '@medplum/fhirtypes';
 import { CITIES, type GatewayConfig, type HospitalConfig } from '../../config';
-import type { FhirRequest, Route } from '../route';
+import type { FhirRequest, Route, SearchParamDeclaration } from '../route';
 import { searchsetBundle } from '../../fhir/bundle';
 import { notFound } from '../../fhir/outcomes';
-import { checkUnknownParams, splitComma } from '../../fhir/search-params';
+import { checkUnknownParams, ignoredOutcomes, parseCount, parseOffset, splitComma } from '../../fhir/search-params';
+
+/** The parameters GET /Organization applies: the ones it accepts and the CapabilityStatement declares. */
+const SEARCH_PARAMS: readonly SearchParamDeclaration[] = [
+  { name: '_id', type: 'token' },
+  { name: 'city', type: 'token' },
+  { name: 'grade', type: 'token' },
+  { name: 'name', type: 'string' },
+];
+const SEARCH_NAMES = SEARCH_PARAMS.map((p) => p.name);
 
 const CITY_NAMES: Record<string, string> = { '350200': '厦门市', '350600': '漳州市', '350500': '泉州市' };
 
@@ -49,17 +58,29 @@ export function organizationRoutes(deps: { config: GatewayConfig }): Route[] {
   const { config } = deps;
   const access = { kind: 'token' as const, resource: 'Organization', permission: 's' as const };
   async function search(req: FhirRequest) {
-    checkUnknownParams(req.query, new Set(['_id', 'city', 'grade', 'name']), req.headers.prefer);
-    const ids = (req.query._id ?? []).flatMap(splitComma);
-    const cities = (req.query.city ?? []).flatMap(splitComma);
-    const grades = (req.query.grade ?? []).flatMap(splitComma);
-    const name = req.query.name?.[0];
+    const ignored = checkUnknownParams(req.query, new Set([...SEARCH_NAMES, '_offset']), req.headers.prefer);
+    // FHIR search: a repeated parameter ANDs, comma-separated values OR
+    const groups = (name: string) => (req.query[name] ?? []).map(splitComma);
+    const is = (name: string, value: string) => groups(name).every((g) => g.includes(value));
+    const count = parseCount(req.query._count);
+    const offset = parseOffset(req.query._offset);
     const matches = config.hospitals
-      .filter((h) => (!ids.length || ids.includes(h.id)) && (!cities.length || cities.includes(h.city)) && (!grades.length || grades.includes(h.grade)))
-      .filter((h) => !name || h.name.includes(name))
+      .filter((h) => is('_id', h.id) && is('city', h.city) && is('grade', h.grade))
+      .filter((h) => groups('name').every((g) => g.some((n) => h.name.includes(n))))
       .map((h) => organizationResource(h, config));
-    const params = Object.entries(req.query).flatMap(([k, vs]) => (['_id', 'city', 'grade', 'name'].includes(k) ? vs.map((v) => [k, v] as [string, string]) : []));
-    return { body: searchsetBundle({ publicBaseUrl: config.publicBaseUrl, path: '/Organization', params, matches, total: matches.length, offset: 0, count: Math.max(matches.length, 1) }) };
+    const params = Object.entries(req.query).flatMap(([k, vs]) => (SEARCH_NAMES.includes(k) ? vs.map((v) => [k, v] as [string, string]) : []));
+    return {
+      body: searchsetBundle({
+        publicBaseUrl: config.publicBaseUrl,
+        path: '/Organization',
+        params,
+        matches: matches.slice(offset, offset + count),
+        outcomes: ignoredOutcomes(ignored),
+        total: matches.length,
+        offset,
+        count,
+      }),
+    };
   }
   async function read(req: FhirRequest) {
     const h = config.hospitals.find((x) => x.id === req.params.id);
@@ -67,7 +88,7 @@ export function organizationRoutes(deps: { config: GatewayConfig }): Route[] {
     return { body: organizationResource(h, config) };
   }
   return [
-    { method: 'GET', path: '/Organization', interaction: 'search-type', resourceType: 'Organization', access, audited: true, body: 'none', handler: search },
+    { method: 'GET', path: '/Organization', interaction: 'search-type', resourceType: 'Organization', access, audited: true, body: 'none', searchParams: SEARCH_PARAMS, handler: search },
     {
       method: 'GET',
       path: '/Organization/:id',

@@ -2,11 +2,21 @@ import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import type { GatewayConfig } from '../../config';
 import { searchsetBundle } from '../../fhir/bundle';
 import { badRequest, notFound, suppressedOutcome } from '../../fhir/outcomes';
-import { checkUnknownParams, single } from '../../fhir/search-params';
-import type { PatientData } from '../../patient-data/contract';
+import { checkUnknownParams, ignoredOutcomes, parseCount, parseIds, parseOffset, single } from '../../fhir/search-params';
+import type { PatientData, PatientView } from '../../patient-data/contract';
 import { splitIdentifier } from '../../patient-index/patient-lookup';
 import { accessOf } from '../access';
-import type { FhirRequest, Route } from '../route';
+import type { FhirRequest, Route, SearchParamDeclaration } from '../route';
+
+/** The parameters GET /Patient applies: the ones it accepts and the CapabilityStatement declares. */
+const SEARCH_PARAMS: readonly SearchParamDeclaration[] = [
+  { name: 'identifier', type: 'token' },
+  { name: '_id', type: 'token' },
+];
+
+/** `_id` may name this many regional ids at most (each is looked up). */
+const MAX_IDS = 20;
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /**
  * The patient index's API (API.md §4): `GET /Patient?identifier=`, `GET /Patient/{id}` and IHE PIXm
@@ -17,23 +27,49 @@ export function patientRoutes(deps: { config: GatewayConfig; patientData: Patien
   const { config, patientData } = deps;
   const access = { kind: 'token' as const, resource: 'Patient', permission: 's' as const };
 
+  /**
+   * `identifier` and `_id` AND: with both, the patient the identifier names, if `_id` names them
+   * too. `_id` alone: each regional id (comma-separated: OR). Paged by `_count`/`_offset`.
+   */
   async function search(req: FhirRequest) {
-    checkUnknownParams(req.query, new Set(['identifier', '_id']), req.headers.prefer);
+    const ignored = checkUnknownParams(req.query, new Set([...SEARCH_PARAMS.map((p) => p.name), '_offset']), req.headers.prefer);
     const identifier = single(req.query, 'identifier');
-    const id = single(req.query, '_id');
-    if (!identifier && !id) throw badRequest('identifier (or _id) is required', 'identifier', 'identifier-required');
+    const ids = parseIds(req.query);
+    if (!identifier && !ids) throw badRequest('identifier (or _id) is required', 'identifier', 'identifier-required');
+    if (ids && ids.size > MAX_IDS) throw badRequest(`_id: at most ${MAX_IDS} ids per search`, '_id');
+    const count = parseCount(req.query._count);
+    const offset = parseOffset(req.query._offset);
+    const access = accessOf(req);
     // A patient search asks the hospitals for links still missing, so every record number the
     // asker may see shows.
-    const view = await patientData.findPatient(
-      accessOf(req),
-      identifier ? { identifier: splitIdentifier(identifier), param: 'identifier' } : { patientId: id! },
-      { completeLinks: true },
-    );
-    const params: Array<[string, string]> = identifier ? [['identifier', identifier]] : [['_id', id!]];
-    const matches = view ? [view.resource] : [];
-    const outcomes = view?.withheld ? [suppressedOutcome()] : [];
+    const views: PatientView[] = [];
+    if (identifier) {
+      const view = await patientData.findPatient(access, { identifier: splitIdentifier(identifier), param: 'identifier' }, { completeLinks: true });
+      if (view && (!ids || ids.has(view.resource.id ?? ''))) views.push(view);
+    } else {
+      for (const id of ids!) {
+        if (!FHIR_ID.test(id)) continue; // no patient has it
+        const view = await patientData.findPatient(access, { patientId: id }, { completeLinks: true });
+        if (view && !views.some((v) => v.resource.id === view.resource.id)) views.push(view);
+      }
+    }
+    const params: Array<[string, string]> = [
+      ...(identifier ? [['identifier', identifier] as [string, string]] : []),
+      ...(req.query._id ?? []).map((v) => ['_id', v] as [string, string]),
+    ];
+    const page = views.slice(offset, offset + count);
+    const outcomes = [...ignoredOutcomes(ignored), ...(page.some((v) => v.withheld) ? [suppressedOutcome()] : [])];
     return {
-      body: searchsetBundle({ publicBaseUrl: config.publicBaseUrl, path: '/Patient', params, matches, outcomes, total: matches.length, offset: 0, count: 1 }),
+      body: searchsetBundle({
+        publicBaseUrl: config.publicBaseUrl,
+        path: '/Patient',
+        params,
+        matches: page.map((v) => v.resource),
+        outcomes,
+        total: views.length,
+        offset,
+        count,
+      }),
     };
   }
 
@@ -66,8 +102,18 @@ export function patientRoutes(deps: { config: GatewayConfig; patientData: Patien
 
   return [
     { method: 'GET', path: '/Patient/$ihe-pix', interaction: '$ihe-pix', resourceType: 'Patient', access, audited: true, body: 'none', handler: pix },
-    { method: 'GET', path: '/Patient', interaction: 'search-type', resourceType: 'Patient', access, audited: true, body: 'none', handler: search },
-    { method: 'POST', path: '/Patient/_search', interaction: 'search-type', resourceType: 'Patient', access, audited: true, body: 'form', handler: search },
+    { method: 'GET', path: '/Patient', interaction: 'search-type', resourceType: 'Patient', access, audited: true, body: 'none', searchParams: SEARCH_PARAMS, handler: search },
+    {
+      method: 'POST',
+      path: '/Patient/_search',
+      interaction: 'search-type',
+      resourceType: 'Patient',
+      access,
+      audited: true,
+      body: 'form',
+      searchParams: SEARCH_PARAMS,
+      handler: search,
+    },
     {
       method: 'GET',
       path: '/Patient/:id',

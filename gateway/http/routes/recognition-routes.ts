@@ -24,7 +24,7 @@ export function recognitionRoutes(ops: RecognitionOperations): Route[] {
       access: { kind: 'token', roles: ['clinician'] },
       audited: true,
       body: 'json',
-      handler: async (req) => ({ status: 201, body: await ops.decide(accessOf(req), req.params.id, req.body) }),
+      handler: async (req) => ({ status: 201, body: await ops.decide(accessOf(req), req.params.id, req.body, req.query) }),
     },
     {
       method: 'GET',

@@ -4,11 +4,46 @@ import type { GatewayConfig } from '../../config';
 import { parseGatewayId } from '../../federation/result-ids';
 import type { PatientData } from '../../patient-data/contract';
 import { accessOf } from '../access';
-import type { FhirRequest, Route } from '../route';
+import type { FhirRequest, Route, SearchParamDeclaration, SearchParamType } from '../route';
 import { searchsetBundle } from '../../fhir/bundle';
 import { suppressedOutcome } from '../../fhir/outcomes';
-import { matchesSearch, parseResultSearch, sortResults } from '../../fhir/result-search';
+import { ignoredOutcomes } from '../../fhir/search-params';
+import { matchesSearch, parseResultSearch, SEARCH_PARAMS, sortResults } from '../../fhir/result-search';
 import type { Observation, Resource } from '@medplum/fhirtypes';
+
+/** The FHIR type of each parameter a result search accepts (result-search.ts), for the CapabilityStatement. */
+const PARAM_TYPES: Record<string, SearchParamType> = {
+  _id: 'token',
+  patient: 'reference',
+  subject: 'reference',
+  'patient.identifier': 'token',
+  'subject.identifier': 'token',
+  category: 'token',
+  code: 'token',
+  date: 'date',
+  started: 'date',
+  status: 'token',
+  modality: 'token',
+  hospital: 'token',
+  _sort: 'string',
+  _count: 'number',
+};
+
+/**
+ * What a result search of `type` applies: exactly the parameters result-search.ts accepts for it
+ * (`_include` is declared as searchInclude), plus `_count`.
+ */
+function searchDeclaration(type: ResultType): { searchParams: SearchParamDeclaration[]; searchInclude?: string[] } {
+  const names = [...SEARCH_PARAMS[type].filter((n) => n !== '_include'), '_count'];
+  const searchParams = names.map((name) => {
+    const t = PARAM_TYPES[name];
+    if (!t) throw new Error(`result-routes.ts: the ${type} search parameter ${name} has no FHIR type in PARAM_TYPES`);
+    return { name, type: t };
+  });
+  // parseResultSearch applies `_include` to DiagnosticReport:result only
+  const includes = type === 'DiagnosticReport' && SEARCH_PARAMS[type].includes('_include');
+  return includes ? { searchParams, searchInclude: ['DiagnosticReport:result'] } : { searchParams };
+}
 
 /**
  * Search and read of DiagnosticReport, Observation and ImagingStudy across every hospital
@@ -24,7 +59,7 @@ export function resultRoutes(deps: { config: GatewayConfig; patientData: Patient
     const subject = q.patient ? { patientId: q.patient } : { identifier: q.patientIdentifier!, param: 'patient.identifier' };
     const base = { publicBaseUrl: config.publicBaseUrl, path: `/${type}`, params: q.echo, offset: q.offset, count: q.count };
     const found = await patientData.results(accessOf(req), subject, [type], { hospitals: q.hospitals, includeMembers: q.includeResults });
-    if (!found) return { body: searchsetBundle({ ...base, matches: [], total: 0 }) };
+    if (!found) return { body: searchsetBundle({ ...base, matches: [], outcomes: ignoredOutcomes(q.ignored), total: 0 }) };
 
     const matches = sortResults(
       found.results.filter((f) => f.resource.resourceType === type && matchesSearch(f.resource, q)).map((f) => f.resource),
@@ -50,7 +85,7 @@ export function resultRoutes(deps: { config: GatewayConfig; patientData: Patient
     // The audit trail names the hospitals whose data this page shows, not every hospital asked.
     req.record.hospitalsReturned.clear();
     for (const r of [...page, ...includes]) req.record.hospitalsReturned.add(parseGatewayId(r.id!)!.hospitalId);
-    const outcomes = [...found.failures, ...(found.suppressed ? [suppressedOutcome()] : [])];
+    const outcomes = [...ignoredOutcomes(q.ignored), ...found.failures, ...(found.suppressed ? [suppressedOutcome()] : [])];
     return { body: searchsetBundle({ ...base, matches: page, includes, outcomes, total: matches.length }) };
   };
 
@@ -61,9 +96,10 @@ export function resultRoutes(deps: { config: GatewayConfig; patientData: Patient
 
   return RESULT_TYPES.flatMap((type): Route[] => {
     const access = { kind: 'token' as const, resource: type, permission: 's' as const };
+    const declared = searchDeclaration(type);
     return [
-      { method: 'GET', path: `/${type}`, interaction: 'search-type', resourceType: type, access, audited: true, body: 'none', handler: search(type) },
-      { method: 'POST', path: `/${type}/_search`, interaction: 'search-type', resourceType: type, access, audited: true, body: 'form', handler: search(type) },
+      { method: 'GET', path: `/${type}`, interaction: 'search-type', resourceType: type, access, audited: true, body: 'none', ...declared, handler: search(type) },
+      { method: 'POST', path: `/${type}/_search`, interaction: 'search-type', resourceType: type, access, audited: true, body: 'form', ...declared, handler: search(type) },
       {
         method: 'GET',
         path: `/${type}/:id`,

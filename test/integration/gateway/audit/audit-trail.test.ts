@@ -239,7 +239,7 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
       return b;
     };
     const rids = (b: Bundle<AuditEvent>) =>
-      (b.entry ?? []).map((e) => e.resource!.entity!.find((x) => x.type?.code === 'XrequestId')!.what!.identifier!.value);
+      (b.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource!.entity!.find((x) => x.type?.code === 'XrequestId')!.what!.identifier!.value);
 
     test.each([
       ['', ['s5', 's4', 's3', 's2', 's1']],
@@ -318,9 +318,11 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
       expectValidFhir(outcome);
     });
 
-    test('unknown parameter with Prefer: handling=strict → 400', async () => {
+    test('unknown parameter with Prefer: handling=strict → 400; without it, an ignored-parameter outcome entry', async () => {
       const { status } = await outcomeOf(search('whatever=1', { prefer: 'handling=strict' }));
       expect(status).toBe(400);
+      const outcomes = ((await search('whatever=1')).entry ?? []).filter((e) => e.search?.mode === 'outcome');
+      expect(outcomes.map((e) => (e.resource as unknown as OperationOutcome).issue[0].details?.coding?.[0]?.code)).toEqual(['ignored-parameter']);
     });
 
     test('POST /AuditEvent/_search answers like GET', async () => {

@@ -60,7 +60,7 @@ describe('GET /AuditEvent parameters', () => {
     ['date=ge2025-01-01&date=lt2025-02-01', { dates: [{ op: 'ge', value: '2024-12-31T16:00:00.000Z' }, { op: 'lt', value: '2025-01-31T16:00:00.000Z' }], count: 50 }],
     ['date=ge2025-01-01T00:00:00Z', { dates: [{ op: 'ge', value: '2025-01-01T00:00:00.000Z' }], count: 50 }],
     ['request-id=abc', { requestIds: ['abc'], count: 50 }],
-    ['unknown=1&_format=json', { count: 50 }],
+    ['_format=json', { count: 50 }],
   ])('%s', (qs, query) => expect(parseAuditSearch(q(qs))).toEqual({ query, empty: false }));
 
   test('repeated parameters AND: two different patients match nothing', () => {
@@ -75,8 +75,9 @@ describe('GET /AuditEvent parameters', () => {
     [`agent=${'a'.repeat(129)}`, 'agent'],
   ])('%s → 400', (qs, expression) => expect(status400(() => parseAuditSearch(q(qs)))).toBe(expression));
 
-  test('unknown parameters: ignored, except with Prefer: handling=strict', () => {
+  test('unknown parameters: ignored and named for the outcome entry, except with Prefer: handling=strict', () => {
     expect(parseAuditSearch(q('foo=1'), { prefer: 'handling=lenient' }).query).toEqual({ count: 50 });
+    expect(parseAuditSearch(q('unknown=1&_format=json&_offset=5'))).toEqual({ query: { count: 50 }, empty: false, ignored: ['unknown', '_offset'] });
     expect(status400(() => parseAuditSearch(q('foo=1'), { prefer: 'return=minimal; handling=strict' }))).toBe('foo');
     expect(parseAuditSearch(q('patient=p1&_format=json'), { prefer: 'handling=strict' }).query.patients).toEqual(['p1']);
   });

@@ -1,5 +1,18 @@
 import { isOperationOutcomeError } from '../../../../gateway/fhir/outcomes';
-import { dateRange, matchesDate, parseCount, parseDateParam, parseTokenParam, checkUnknownParams } from '../../../../gateway/fhir/search-params';
+import {
+  checkUnknownParams,
+  dateRange,
+  ignoredOutcomes,
+  ignoredParametersOutcome,
+  matchesDate,
+  parameterLabel,
+  parseCount,
+  parseDateParam,
+  parseIds,
+  parseTokenParam,
+  refuseOrIgnore,
+  unknownParams,
+} from '../../../../gateway/fhir/search-params';
 
 const t = (iso: string) => Date.parse(iso);
 
@@ -76,5 +89,63 @@ describe('unknown parameters', () => {
   test('a 400 naming them under handling=strict', () => {
     expect(() => checkUnknownParams({ foo: ['1'], patient: ['x'] }, new Set(['patient']), 'handling=strict')).toThrow(/foo/);
     expect(() => checkUnknownParams({ _count: ['1'] }, new Set(['patient']), 'return=minimal, handling=strict')).not.toThrow();
+  });
+});
+
+describe('parameters a search does not apply: refused (strict) or reported (lenient)', () => {
+  const status400 = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      if (isOperationOutcomeError(e)) return { status: e.status, code: e.outcome.issue[0].details?.coding?.[0]?.code, expression: e.outcome.issue[0].expression };
+      throw e;
+    }
+    return undefined;
+  };
+
+  test('lenient returns the labels of what was not applied; strict is a 400 unknown-parameter naming them', () => {
+    const q = { patient: ['x'], colour: ['blue'], _summary: ['count'], _count: ['5'], _format: ['json'] };
+    expect(checkUnknownParams(q, new Set(['patient']), undefined)).toEqual(['colour', '_summary']);
+    expect(checkUnknownParams(q, new Set(['patient']), 'handling=lenient')).toEqual(['colour', '_summary']);
+    expect(status400(() => checkUnknownParams(q, new Set(['patient']), 'handling=strict'))).toEqual({ status: 400, code: 'unknown-parameter', expression: ['colour', '_summary'] });
+    expect(checkUnknownParams({ patient: ['x'] }, new Set(['patient']), 'handling=strict')).toEqual([]);
+  });
+
+  test('_format is applied only when it asks for JSON; _offset only where the search pages by offset', () => {
+    expect(unknownParams({ _format: ['application/fhir+json'] }, new Set())).toEqual([]);
+    expect(unknownParams({ _format: ['xml'] }, new Set())).toEqual(['_format']);
+    expect(unknownParams({ _offset: ['10'] }, new Set())).toEqual(['_offset']);
+    expect(unknownParams({ _offset: ['10'] }, new Set(['_offset']))).toEqual([]);
+  });
+
+  test('labels: percent-encoded outside A-Z a-z 0-9 _ . : -, capped, never empty', () => {
+    expect(parameterLabel('patient.identifier')).toBe('patient.identifier');
+    expect(parameterLabel('\u0007bell\r\n')).toBe('%07bell%0D%0A');
+    expect(parameterLabel('颜色')).toBe('%E9%A2%9C%E8%89%B2');
+    expect(parameterLabel('a b<script>')).toBe('a%20b%3Cscript%3E');
+    expect(parameterLabel('\ud800x')).toBe('%EF%BF%BDx');
+    expect(parameterLabel('')).toBe('(empty)');
+    expect(parameterLabel('x'.repeat(100))).toBe(`${'x'.repeat(40)}…`);
+    expect(refuseOrIgnore(['a', 'a', 'b'], undefined)).toEqual(['a', 'b']);
+  });
+
+  test('the outcome entry: one warning ignored-parameter naming them, at most ten in the expression', () => {
+    const o = ignoredParametersOutcome(['colour', '_summary']);
+    expect(o.issue).toHaveLength(1);
+    expect(o.issue[0]).toMatchObject({ severity: 'warning', code: 'informational', expression: ['colour', '_summary'] });
+    expect(o.issue[0].details?.coding?.[0]?.code).toBe('ignored-parameter');
+    expect(o.issue[0].details?.text).toMatch(/colour, _summary/);
+    const many = ignoredParametersOutcome(Array.from({ length: 12 }, (_, i) => `p${i}`));
+    expect(many.issue[0].expression).toHaveLength(10);
+    expect(many.issue[0].details?.text).toMatch(/and 2 more/);
+    expect(ignoredOutcomes([])).toEqual([]);
+  });
+
+  test('_id: comma = OR, repeated = AND, empty refused', () => {
+    expect(parseIds({})).toBeUndefined();
+    expect(parseIds({ _id: ['a,b'] })).toEqual(new Set(['a', 'b']));
+    expect(parseIds({ _id: ['a,b', 'b,c'] })).toEqual(new Set(['b']));
+    expect(parseIds({ _id: ['a', 'b'] })).toEqual(new Set());
+    expect(status400(() => parseIds({ _id: [''] }))?.status).toBe(400);
   });
 });
