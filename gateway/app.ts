@@ -2,6 +2,9 @@ import type { Express } from 'express';
 import type { Logger } from 'pino';
 import type { HospitalAdapter } from '../adapters/adapter';
 import { createAdapter } from '../adapters/factory';
+import { loadCodeMap, type CodeMap } from '../adapters/common/code-map';
+import { createCdsHooks } from './cds-hooks/cds-hooks';
+import { cdsHooksRoutes } from './http/routes/cds-hooks-routes';
 import { createConsentService, type GatewayConsentService } from '../consent/consent-service';
 import type { AuditService } from './audit/contract';
 import { createAuditService } from './audit/audit-service';
@@ -44,6 +47,18 @@ export interface GatewayOptions {
   circuit?: CircuitOptions;
   /** how hospitals' adapters are made (the default factory picks one per config `type`) */
   adapterFactory?: (h: HospitalConfig, deps: { log: Logger; metrics: Metrics }) => HospitalAdapter;
+  /** the CDS Hooks answer budget (default 1 s) */
+  hookBudgetMs?: number;
+}
+
+/** Each hospital's code map (API.md §2 `codeMap`), for reading the local codes of its HIS's orders. */
+async function loadCodeMaps(config: GatewayConfig): Promise<Map<string, CodeMap>> {
+  const out = new Map<string, CodeMap>();
+  for (const h of config.hospitals) {
+    const file = (h.adapter as { codeMap?: string }).codeMap;
+    if (file) out.set(h.id, await loadCodeMap(file));
+  }
+  return out;
 }
 
 /**
@@ -115,6 +130,8 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const federation = createFederation({ callers, patientIndex, log });
   const patientData = createPatientData({ config, clock, metrics, federation, patientIndex, consent, recognition });
   const recognitionOps = createRecognitionOperations({ config, db, clock, rules: recognition, patientData });
+  const codeMaps = await loadCodeMaps(config);
+  const cdsHooks = createCdsHooks({ config, clock, db, rules: recognition, recognition: recognitionOps, codeMaps, budgetMs: opts.hookBudgetMs });
 
   const rateLimiter = config.rateLimit ? new RateLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst) : undefined;
   const routes: Route[] = [
@@ -126,6 +143,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     ...recognitionRoutes(recognitionOps),
     ...consentRoutes(consent.registry, config.publicBaseUrl),
     ...auditRoutes({ reader, config }),
+    ...cdsHooksRoutes(cdsHooks),
   ];
   const app = createExpressApp({ config, clock, log, metrics, auth, audit, rateLimiter }, routes);
   const services: GatewayServices = { config, db, clock, log, metrics, auth, audit, consent, patientIndex, recognition, patientData, rateLimiter };

@@ -6,6 +6,7 @@ import { authMigration } from './auth/migration';
 import { consentMigration } from '../consent/migration';
 import { auditChainTriggerMigration, auditMigration } from './audit/migration';
 import { recognitionMigration } from './recognition/migration';
+import { cdsCardsMigration } from './cds-hooks/migration';
 
 /** Every schema change, in the order applied. Append only: a released migration is never edited. */
 export const migrations: Migration[] = [
@@ -15,6 +16,7 @@ export const migrations: Migration[] = [
   auditMigration,
   recognitionMigration,
   auditChainTriggerMigration,
+  cdsCardsMigration,
 ];
 
 /** Apply every migration (idempotent; safe when several instances start together on PostgreSQL). */

@@ -1,9 +1,10 @@
 import type { Requester } from '../context';
-import { forbidden, unauthorized } from '../fhir/outcomes';
+import { forbidden, serviceUnavailable, unauthorized } from '../fhir/outcomes';
 import type { AccessRequirement, AuthService } from './contract';
 import type { ServiceDeps } from '../service-deps';
 import { decodeAccessToken, verifyAccessToken } from './access-token';
-import { claimedClientId, registerClients } from './client-assertion';
+import { claimedClientId, CLOCK_SKEW_SECONDS, registerClients, verifyClientAssertion } from './client-assertion';
+import { grantScopes } from './scopes';
 import { createJtiStore } from './jti-store';
 import { scopesAllow } from './scopes';
 import { createSigningKeyStore } from './signing-keys';
@@ -75,6 +76,36 @@ export function createAuthService(deps: ServiceDeps): AuthService {
         }
         throw e;
       }
+    },
+
+    async authenticateCdsClient(authorization: string | undefined, audiences: readonly string[]): Promise<Requester> {
+      if (!authorization) throw unauthorized('A CDS client JWT is required (Authorization: Bearer)');
+      const m = BEARER_RE.exec(authorization);
+      if (!m) throw invalidToken();
+      const nowSeconds = Math.floor(clock.now().getTime() / 1000);
+      let verified: ReturnType<typeof verifyClientAssertion>;
+      try {
+        verified = verifyClientAssertion(m[1]!, { clients, tokenUrl: audiences, nowSeconds, subOptional: true });
+      } catch (e) {
+        if (!(e instanceof OAuthError)) throw e;
+        log.info({ reason: e.reason }, 'cds client jwt refused');
+        throw unauthorized('The CDS client JWT is not valid', 'invalid token');
+      }
+      const fresh = await jtis.claim(verified.client.config.id, verified.jti, Math.ceil(verified.exp) + CLOCK_SKEW_SECONDS).catch((e) => {
+        log.error({ reason: (e as Error).message }, 'assertion_jtis insert failed');
+        throw serviceUnavailable('The token service is temporarily unavailable');
+      });
+      if (!fresh) throw unauthorized('The CDS client JWT was already used (jti replay)', 'jti replay');
+      const client = verified.client.config;
+      const scopes = grantScopes(undefined, client.roles);
+      return {
+        clientId: client.id,
+        ...(client.hospital ? { hospitalId: client.hospital } : {}),
+        roles: [...client.roles],
+        scopes: scopes.ok ? scopes.scopes : [],
+        purposeOfUse: 'TREAT',
+        tokenId: verified.jti,
+      };
     },
 
     authorize(requester: Requester, access: AccessRequirement): void {

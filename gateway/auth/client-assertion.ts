@@ -79,7 +79,15 @@ export interface VerifiedAssertion {
  */
 export function verifyClientAssertion(
   assertion: string,
-  ctx: { clients: ReadonlyMap<string, RegisteredClient>; tokenUrl: string; nowSeconds: number; formClientId?: string },
+  ctx: {
+    clients: ReadonlyMap<string, RegisteredClient>;
+    /** the `aud` the JWT must carry: the token endpoint URL, or a CDS service's URLs (any one) */
+    tokenUrl: string | readonly string[];
+    nowSeconds: number;
+    formClientId?: string;
+    /** CDS Hooks client JWTs may leave `sub` out (CDS Hooks 2.0 §Trusting CDS Clients); assertions may not */
+    subOptional?: boolean;
+  },
 ): VerifiedAssertion {
   if (Buffer.byteLength(assertion) > MAX_ASSERTION_BYTES) throw clientAuthFailed('assertion too large');
   const jws = decodeJws(assertion, MAX_ASSERTION_BYTES);
@@ -101,12 +109,15 @@ export function verifyClientAssertion(
   if (!verifyJws(jws, key)) throw clientAuthFailed('bad signature');
 
   // Authentic from here on: descriptions may be specific, they only help the key's holder.
-  if (payload.sub !== iss) throw new OAuthError('invalid_client', 'sub must equal iss (the client id)', 'iss/sub mismatch');
+  if (payload.sub !== iss && !(ctx.subOptional && payload.sub === undefined)) {
+    throw new OAuthError('invalid_client', 'sub must equal iss (the client id)', 'iss/sub mismatch');
+  }
   if (ctx.formClientId !== undefined && ctx.formClientId !== iss) {
     throw new OAuthError('invalid_client', 'client_id does not match the assertion', 'client_id mismatch');
   }
   const aud = payload.aud;
-  const audOk = aud === ctx.tokenUrl || (Array.isArray(aud) && aud.length > 0 && aud.every((a) => a === ctx.tokenUrl));
+  const allowed: readonly string[] = typeof ctx.tokenUrl === 'string' ? [ctx.tokenUrl] : ctx.tokenUrl;
+  const audOk = (typeof aud === 'string' && allowed.includes(aud)) || (Array.isArray(aud) && aud.length > 0 && aud.every((a) => allowed.includes(a)));
   if (!audOk) throw new OAuthError('invalid_client', 'aud must be the token endpoint URL', 'wrong aud');
   const now = ctx.nowSeconds;
   const exp = payload.exp;

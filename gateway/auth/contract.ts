@@ -23,4 +23,10 @@ export interface AuthService {
   authorize(requester: Requester, needs: AccessRequirement): void;
   /** the client credentials grant on the parsed token form; throws OAuthError */
   issueToken(form: unknown): Promise<IssuedToken>;
+  /**
+   * A CDS Hooks client (CDS Hooks 2.0 "Trusting CDS Clients"): the Bearer JWT signed by a configured
+   * client's key, `aud` one of `audiences` (the CDS service URL; for feedback also its own URL), `jti` not seen before. The requester has the client's
+   * hospital and roles; the person comes from the hook's context. Throws a 401 OperationOutcomeError.
+   */
+  authenticateCdsClient(authorization: string | undefined, audiences: readonly string[]): Promise<Requester>;
 }

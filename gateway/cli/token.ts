@@ -7,6 +7,8 @@ import { CLIENT_ASSERTION_TYPE, TOKEN_ENDPOINT_PATH } from '../auth/smart-config
 
 /**
  * `npm run token -- --client ID [--user-id ID] [--user-name NAME] [--purpose TREAT|ETREAT] [--scope "…"]`
+ * `npm run token -- --client ID --cds SERVICE_ID`: instead, a CDS Hooks client JWT for that CDS
+ * service (iss = client id, aud = the service URL; docs/cds-hooks.md), signed locally.
  * (API.md §1, demo network only): signs a SMART Backend Services client assertion with the fixture
  * client's private key, carrying the person under IHE IUA's names (API.md §3), asks the running
  * gateway for a token and prints the access token alone, so `TOKEN=$(npm run -s token -- …)` works.
@@ -23,12 +25,14 @@ export interface TokenCliArgs {
   userName?: string;
   purpose?: string;
   scope?: string;
+  /** a CDS service id: print a CDS Hooks client JWT for it instead of asking for an access token */
+  cds?: string;
 }
 
 export class UsageError extends Error {}
 
 export const USAGE =
-  'usage: npm run token -- --client ID [--user-id ID] [--user-name NAME] [--purpose TREAT|ETREAT|BTG] [--scope "system/Patient.rs …"]';
+  'usage: npm run token -- --client ID [--user-id ID] [--user-name NAME] [--purpose TREAT|ETREAT|BTG] [--scope "system/Patient.rs …"] | --client ID --cds SERVICE_ID';
 
 const FLAGS: Record<string, keyof TokenCliArgs> = {
   '--client': 'client',
@@ -36,6 +40,7 @@ const FLAGS: Record<string, keyof TokenCliArgs> = {
   '--user-name': 'userName',
   '--purpose': 'purpose',
   '--scope': 'scope',
+  '--cds': 'cds',
 };
 
 /** Parse the command line (`--flag value` or `--flag=value`). Throws UsageError. */
@@ -205,6 +210,27 @@ async function call(url: string, init: RequestInit): Promise<unknown> {
   return body;
 }
 
+/**
+ * A CDS Hooks client JWT (CDS Hooks 2.0 "Trusting CDS Clients"): iss = the client id, aud = the CDS
+ * service's URL, exp in 60 s, a fresh jti, kid in the header. Used once: the gateway refuses a replay.
+ */
+export function buildCdsClientJwt(opts: { clientId: string; privateJwk: Record<string, unknown>; serviceUrl: string; nowSeconds?: number }): string {
+  const key = importPrivateJwk(opts.privateJwk);
+  const now = opts.nowSeconds ?? Math.floor(Date.now() / 1000);
+  return signJws({ iss: opts.clientId, aud: opts.serviceUrl, iat: now, exp: now + 60, jti: randomUUID() }, key, { typ: 'JWT' });
+}
+
+function cdsJwt(opts: RequestTokenOptions & { cds: string }): string {
+  const config = readJson(opts.configFile ?? DEMO_CONFIG_FILE, 'configuration') as { publicBaseUrl?: string; clients?: DemoClient[] };
+  const client = (config.clients ?? []).find((c) => c.id === opts.client);
+  if (!client || !/^[A-Za-z0-9._-]{2,64}$/.test(client.id)) throw new UsageError(`unknown client ${opts.client}`);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(opts.cds)) throw new UsageError('--cds must be a CDS service id (GET /cds-services lists them)');
+  const privateJwk = readJson(path.join(opts.keysDir ?? DEMO_KEYS_DIR, `${client.id}.private.jwk.json`), 'private key') as Record<string, unknown>;
+  // The aud is the gateway's own public URL for the service, as discovery names it.
+  const base = gatewayBase(undefined, config.publicBaseUrl, opts.port);
+  return buildCdsClientJwt({ clientId: client.id, privateJwk, serviceUrl: `${base}/cds-services/${opts.cds}` });
+}
+
 /** Run the command; returns the exit code. Only the token goes to stdout. */
 export async function runTokenCli(
   argv: readonly string[],
@@ -213,7 +239,8 @@ export async function runTokenCli(
 ): Promise<number> {
   try {
     const args = parseTokenArgs(argv);
-    const token = await requestAccessToken({ ...args, gatewayUrl: env.GATEWAY_URL || undefined, port: env.PORT || undefined });
+    const options = { ...args, gatewayUrl: env.GATEWAY_URL || undefined, port: env.PORT || undefined };
+    const token = args.cds ? cdsJwt({ ...options, cds: args.cds }) : await requestAccessToken(options);
     io.stdout.write(`${token}\n`);
     return 0;
   } catch (e) {

@@ -26,7 +26,12 @@ export interface Federation {
   fanOut<T>(
     patient: RegionalPatient,
     types: readonly ResultType[],
-    opts: { hospitals?: readonly string[]; preflight?: PatientLookup },
+    opts: {
+      hospitals?: readonly string[];
+      preflight?: PatientLookup;
+      /** answer within this many ms with what has arrived; later hospitals count as timeouts (CDS Hooks' budget) */
+      budgetMs?: number;
+    },
     onAnswer: (answer: HospitalAnswer) => T,
   ): Promise<{ answers: T[]; failures: OperationOutcome[] }>;
   /** one result by the hospital's local id; null when the hospital does not have it; 503 when it does not answer */
@@ -83,15 +88,23 @@ export function createFederation(deps: { callers: ReadonlyMap<string, HospitalCa
     async fanOut<T>(
       patient: RegionalPatient,
       types: readonly ResultType[],
-      opts: { hospitals?: readonly string[]; preflight?: PatientLookup },
+      opts: { hospitals?: readonly string[]; preflight?: PatientLookup; budgetMs?: number },
       onAnswer: (answer: HospitalAnswer) => T,
     ) {
       const wanted = new Set(opts.hospitals ?? callers.keys());
       const pre = opts.preflight;
+      let timer: NodeJS.Timeout | undefined;
+      const budget = opts.budgetMs === undefined ? undefined : new Promise<void>((resolve) => (timer = setTimeout(resolve, opts.budgetMs)));
+      const withinBudget = <V>(hospitalId: string, p: Promise<V>): Promise<V> => {
+        if (!budget) return p;
+        p.catch(() => undefined); // a late hospital's failure is its caller's to log
+        return Promise.race([p, budget.then(() => Promise.reject(new HospitalCallError(hospitalId, 'timeout', `no answer within the ${opts.budgetMs} ms budget`)))]);
+      };
       const calls = [...callers.values()]
         .filter((c) => wanted.has(c.hospitalId) && !pre?.unknownAt.has(c.hospitalId) && !pre?.failedAt.has(c.hospitalId))
-        .map((c) => fromHospital(c, patient, types, pre?.pendingAt?.get(c.hospitalId)).then((v) => (v ? { value: onAnswer(v) } : null)));
+        .map((c) => withinBudget(c.hospitalId, fromHospital(c, patient, types, pre?.pendingAt?.get(c.hospitalId))).then((v) => (v ? { value: onAnswer(v) } : null)));
       const settled = await Promise.allSettled(calls);
+      clearTimeout(timer);
       // Hospitals that just failed to say whether they know the resident are not asked again.
       const failures: OperationOutcome[] = [...(pre?.failedAt ?? new Map<string, OperationOutcome>()).entries()]
         .filter(([id]) => wanted.has(id))

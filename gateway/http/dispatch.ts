@@ -47,6 +47,12 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
         fr.requester = await auth.authenticate(req.headers.authorization);
         limiter?.take(fr.requester.clientId);
         auth.authorize(fr.requester, route.access);
+      } else if (route.access.kind === 'cds-client') {
+        const service = `${config.publicBaseUrl.replace(/\/+$/, '')}/cds-services/${encodeURIComponent(fr.params.id ?? '')}`;
+        const audiences = route.interaction === 'feedback' ? [service, `${service}/feedback`] : [service];
+        fr.requester = await auth.authenticateCdsClient(req.headers.authorization, audiences);
+        limiter?.take(fr.requester.clientId);
+        auth.authorize(fr.requester, route.access);
       }
       const bodyKind = route.body ?? (req.method === 'POST' || req.method === 'PUT' ? 'json' : 'none');
       if (bodyKind === 'json') fr.body = await readJsonBody(req);

@@ -36,7 +36,11 @@ export interface FhirResponse {
  * What a route needs: `none` (open: metadata, smart-configuration, healthz, token endpoint) or a
  * token with a SMART v2 scope `system/<resource>.<permission>` and/or one of the roles.
  */
-export type RouteAccess = { kind: 'none' } | ({ kind: 'token' } & AccessRequirement);
+export type RouteAccess =
+  | { kind: 'none' }
+  | ({ kind: 'token' } & AccessRequirement)
+  /** a CDS Hooks client JWT whose `aud` is the CDS service's URL (`/cds-services/:id`, also for its feedback) */
+  | ({ kind: 'cds-client' } & AccessRequirement);
 
 /** FHIR search parameter types (R4 `search-param-type`), as the CapabilityStatement names them. */
 export type SearchParamType = 'number' | 'date' | 'string' | 'token' | 'reference' | 'composite' | 'quantity' | 'uri' | 'special';

@@ -49,7 +49,12 @@ export interface PatientData {
     access: Access,
     subject: Subject,
     types: readonly ResultType[],
-    opts?: { hospitals?: readonly string[]; includeMembers?: boolean },
+    opts?: {
+      hospitals?: readonly string[];
+      includeMembers?: boolean;
+      /** answer within this many ms with what has arrived (CDS Hooks); hospitals still out count as timeouts */
+      budgetMs?: number;
+    },
   ): Promise<PatientResults | null>;
   /**
    * Note that the request concerns a patient named by regional id (recorded for the audit trail);

@@ -90,7 +90,7 @@ export function createPatientData(deps: {
         }
         return { found, withheld };
       };
-      const { answers, failures } = await federation.fanOut(patient, types, { hospitals: opts.hospitals, preflight: lookup }, presentAnswer);
+      const { answers, failures } = await federation.fanOut(patient, types, { hospitals: opts.hospitals, preflight: lookup, budgetMs: opts.budgetMs }, presentAnswer);
       const results: FoundResult[] = [];
       let suppressed = false;
       for (const a of answers) {

@@ -30,7 +30,7 @@ export interface DecisionRow {
   decided_at: string;
   decided_month: string;
   recorded_at: string;
-  source: 'api' | 'demo';
+  source: 'api' | 'demo' | 'cds';
 }
 
 /** YYYY-MM of an instant in China Standard Time (UTC+8, no daylight saving). */

@@ -32,7 +32,7 @@ export const recognitionMigration: Migration = {
       t.string('decided_month', 7).notNullable();
       /** when the gateway stored it */
       t.string('recorded_at', 32).notNullable();
-      /** api | demo */
+      /** api | demo | cds (CDS Hooks feedback) */
       t.string('source', 16).notNullable();
       t.index(['decided_at']);
       t.index(['requesting_hospital', 'decided_at']);

@@ -1,7 +1,7 @@
-import type { OperationOutcome, Parameters, ParametersParameter } from '@medplum/fhirtypes';
+import type { Observation, OperationOutcome, Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import type { ResultType } from '../../adapters/adapter';
 import { badRequest, notFound, suppressedOutcome } from '../fhir/outcomes';
-import type { Access, FoundResult } from '../patient-data/contract';
+import type { Access, FoundResult, Subject } from '../patient-data/contract';
 import type { CatalogItem } from './contract';
 import { judge } from './annotate';
 import { itemOf, observationsById, parameters, queryValues, type RecognitionContext } from './recognition-context';
@@ -22,22 +22,42 @@ import type { RecognitionStatus } from './recognition-status';
  */
 export async function recognitionOperation(ctx: RecognitionContext, access: Access, patientId: string, query: Record<string, string[]>): Promise<Parameters> {
   const items = askedItems(ctx, query);
-  const types = new Set<ResultType>();
+  const found = await judgedFor(ctx, access, { patientId }, items);
+  if (!found) throw notFound(`Patient/${patientId} is not known`);
+  const outcomes: OperationOutcome[] = [...found.failures];
+  if (found.suppressed) outcomes.push(suppressedOutcome());
+  const params: ParametersParameter[] = items.map((item) => itemParameter(item, found.verdicts.get(item.code) ?? []));
+  for (const o of outcomes) params.push({ name: 'outcome', resource: o });
+  return parameters(params);
+}
+
+/**
+ * The patient's results of the given items, judged for the requester, grouped by item code, newest
+ * first — through the guarded patient data. Null when the patient is not known. Shared by
+ * `$recognition` and the CDS Hooks service.
+ */
+export async function judgedFor(
+  ctx: RecognitionContext,
+  access: Access,
+  subject: Subject,
+  items: readonly CatalogItem[],
+  opts: { budgetMs?: number; includeMembers?: boolean } = {},
+): Promise<{ patientId: string; verdicts: Map<string, Judged[]>; members: Observation[]; failures: OperationOutcome[]; suppressed: boolean } | null> {
   // Lab items are found as reports, matched through the observations that travel with them (one
   // query a hospital, as a report search); imaging items also as studies. The answer offers a
   // report, the unit a clinician accepts or repeats.
+  const types = new Set<ResultType>();
   for (const item of items) {
     types.add('DiagnosticReport');
     if (item.category === 'imaging') types.add('ImagingStudy');
   }
-  const found = await ctx.patientData.results(access, { patientId }, [...types]);
-  if (!found) throw notFound(`Patient/${patientId} is not known`);
-  const outcomes: OperationOutcome[] = [...found.failures];
-  if (found.suppressed) outcomes.push(suppressedOutcome());
-  const verdicts = judgeAll(ctx, found.results, access.requester.hospitalId, ctx.clock.now());
-  const params: ParametersParameter[] = items.map((item) => itemParameter(item, verdicts.get(item.code) ?? []));
-  for (const o of outcomes) params.push({ name: 'outcome', resource: o });
-  return parameters(params);
+  const found = await ctx.patientData.results(access, subject, [...types], { budgetMs: opts.budgetMs, includeMembers: opts.includeMembers });
+  if (!found) return null;
+  // Members asked for come back as Observations beside their reports: they are shown, not judged.
+  const members = opts.includeMembers ? found.results.filter((f) => f.resource.resourceType === 'Observation').map((f) => f.resource as Observation) : [];
+  const judged = opts.includeMembers ? found.results.filter((f) => f.resource.resourceType !== 'Observation') : found.results;
+  const verdicts = judgeAll(ctx, judged, access.requester.hospitalId, ctx.clock.now());
+  return { patientId: found.patientId, verdicts, members, failures: found.failures, suppressed: found.suppressed };
 }
 
 /** The asked items, each once, in the order asked; 400 naming unknown codes or when none is asked. */
@@ -49,7 +69,7 @@ export function askedItems(ctx: Pick<RecognitionContext, 'byCode'>, query: Recor
   return codes.map((c) => ctx.byCode.get(c)!);
 }
 
-interface Judged {
+export interface Judged {
   found: FoundResult;
   status: RecognitionStatus;
   validUntil?: Date;

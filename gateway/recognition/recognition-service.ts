@@ -1,14 +1,15 @@
 import type { Parameters } from '@medplum/fhirtypes';
 import type { GatewayConfig } from '../config';
 import type { Clock } from '../context';
-import type { Access, PatientData } from '../patient-data/contract';
+import type { Access, PatientData, Subject } from '../patient-data/contract';
 import type { Db } from '../storage/db';
 import { createAnnotator, recognitionHospitals, type Annotate } from './annotate';
 import type { CatalogItem, RecognitionRules } from './contract';
 import { recordDecision } from './decision-operation';
 import { createItemMatcher, type ItemMatcher } from './item-matcher';
 import type { RecognitionContext } from './recognition-context';
-import { recognitionOperation } from './recognition-operation';
+import { judgedFor, recognitionOperation } from './recognition-operation';
+import { insertDecision, type DecisionRow } from './decision-store';
 import type { RecognitionHospital } from './recognition-status';
 import { recognitionStats } from './stats-operation';
 
@@ -49,6 +50,10 @@ export interface RecognitionOperations {
   recognition(access: Access, patientId: string, query: Record<string, string[]>): Promise<Parameters>;
   /** `POST /Patient/{id}/$recognition-decision`: the stored decision (the query may only repeat the token's hospital) */
   decide(access: Access, patientId: string, body: unknown, query?: Record<string, string[]>): Promise<Parameters>;
+  /** the patient's results of these items judged for the requester, newest first per item (CDS Hooks); null: patient unknown */
+  judged(access: Access, subject: Subject, items: readonly CatalogItem[], opts?: { budgetMs?: number; includeMembers?: boolean }): ReturnType<typeof judgedFor>;
+  /** store a decision made outside the `$recognition-decision` operation (CDS Hooks feedback), for the same statistics */
+  store(row: DecisionRow): Promise<void>;
   /** `GET /$recognition-stats` (aggregates only: no patient is named) */
   stats(query: Record<string, string[]>): Promise<Parameters>;
 }
@@ -70,5 +75,7 @@ export function createRecognitionOperations(deps: { config: GatewayConfig; db: D
     recognition: (access, patientId, query) => recognitionOperation(ctx, access, patientId, query),
     decide: (access, patientId, body, query) => recordDecision(ctx, access, patientId, body, query),
     stats: (query) => recognitionStats(ctx, query),
+    judged: (access, subject, items, opts) => judgedFor(ctx, access, subject, items, opts),
+    store: (row) => insertDecision(deps.db, row),
   };
 }

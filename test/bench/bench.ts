@@ -32,6 +32,7 @@ import { runAuditBench } from './audit-bench';
 import { HEAVY_NID, LIGHT_NID } from './bench-data';
 import { runInProcessBench } from './bench-in-process';
 import { NATIONAL_ID_SYSTEM } from '../../gateway/patient-index/national-id';
+import { DEFAULT_CANONICAL_BASE } from '../../gateway/config';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -308,6 +309,41 @@ async function main() {
     figures.hangingHospitalTimeoutMs = 500;
     figures.hangingHospitalCostMs = r2(Math.max(...hang));
 
+    // CDS Hooks order-select answers within its budget (1 s) even when a hospital hangs for longer
+    // than that (its own timeout here 5 s): a third gateway, the hanging hospital's timeout raised.
+    const cdsHangConfig = {
+      ...hangConfig,
+      database: { client: 'sqlite3', connection: { filename: path.join(dir, 'gateway-cds-hang.sqlite') } },
+      hospitals: [hangConfig.hospitals[0], { ...hangConfig.hospitals[1], timeoutMs: 5000 }],
+    };
+    writeFileSync(path.join(dir, 'cds-hang.json'), JSON.stringify(cdsHangConfig));
+    const gwCdsHang = await child('bench-gateway.ts', {}, [path.join(dir, 'cds-hang.json')]);
+    procs.push(gwCdsHang.proc);
+    const cdsHangUrl = `http://127.0.0.1:${gwCdsHang.info.port}/cds-services/recognition-order-select`;
+    const hangCall = async (nid: string): Promise<number> => {
+      const body = JSON.stringify({
+        hook: 'order-select',
+        hookInstance: '0b6f3c2e-1d4a-4c8e-9f00-7a1b2c3d4e5f',
+        context: {
+          userId: 'Practitioner/D1029',
+          patientId: 'his-1',
+          draftOrders: { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { resourceType: 'ServiceRequest', id: 'o1', status: 'draft', intent: 'order', subject: { reference: 'Patient/his-1' }, code: { coding: [{ system: 'http://loinc.org', code: '58410-2' }] } } }] },
+        },
+        prefetch: { patient: { resourceType: 'Patient', id: 'his-1', identifier: [{ system: NATIONAL_ID_SYSTEM, value: nid }] } },
+      });
+      const jwt = signClientAssertion(client, { aud: `${PUBLIC}/cds-services/recognition-order-select` });
+      const t = process.hrtime.bigint();
+      const res = await fetch(cdsHangUrl, { method: 'POST', headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`order-select (hanging hospital) → ${res.status}`);
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    };
+    await hangCall(HEAVY_NID); // warm, another resident
+    const cdsHang: number[] = [];
+    for (let i = 0; i < 3; i++) cdsHang.push(await hangCall(LIGHT_NID));
+    figures.hookBudgetMs = 1000;
+    figures.orderSelectHangingMs = r2(Math.max(...cdsHang));
+
     // $recognition (5 items) vs the plain search, heavy patient (~500 reports over 6 hospitals).
     const heavy = regionalIds[HEAVY_NID];
     const plainUrl = `${base}/DiagnosticReport?patient=${heavy}&_count=200`;
@@ -323,6 +359,45 @@ async function main() {
     figures.heavySearchP50Ms = r2(pct(plain, 50));
     figures.recognitionP50Ms = r2(pct(rec, 50));
     figures.recognitionRatio = r2(pct(rec, 50) / pct(plain, 50));
+
+    // CDS Hooks order-select with the same five items as draft orders, beside $recognition (each
+    // call with a fresh client JWT, signed before the clock starts).
+    const itemSystem = `${DEFAULT_CANONICAL_BASE}/CodeSystem/recognition-item`;
+    const orderSelect = JSON.stringify({
+      hook: 'order-select',
+      hookInstance: '9e0c1b3a-6a8f-4a86-9d0e-5c1c2b3a4d5e',
+      context: {
+        userId: 'Practitioner/D1029',
+        patientId: 'his-1',
+        draftOrders: {
+          resourceType: 'Bundle',
+          type: 'collection',
+          entry: ['CBC', 'ELEC', 'LFT', 'HBA1C', 'CT-CHEST'].map((code, i) => ({
+            resource: { resourceType: 'ServiceRequest', id: `o${i}`, status: 'draft', intent: 'order', subject: { reference: 'Patient/his-1' }, code: { coding: [{ system: itemSystem, code }] } },
+          })),
+        },
+      },
+      prefetch: { patient: { resourceType: 'Patient', id: 'his-1', identifier: [{ system: NATIONAL_ID_SYSTEM, value: HEAVY_NID }] } },
+    });
+    const cdsUrl = `${base}/cds-services/recognition-order-select`;
+    const cdsCall = async (): Promise<number> => {
+      const jwt = signClientAssertion(client, { aud: `${PUBLIC}/cds-services/recognition-order-select` });
+      const t = process.hrtime.bigint();
+      const res = await fetch(cdsUrl, { method: 'POST', headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: orderSelect });
+      const body = (await res.json()) as { cards?: unknown[] };
+      if (res.status !== 200 || !Array.isArray(body.cards)) throw new Error(`order-select → ${res.status}`);
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    };
+    for (let i = 0; i < 10; i++) await cdsCall();
+    const cds: number[] = [];
+    const rec2: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 10; i++) cds.push(await cdsCall());
+      rec2.push(...(await sequential(recUrl, bearer, 10)));
+    }
+    figures.orderSelectP50Ms = r2(pct(cds, 50));
+    figures.orderSelectRecognitionP50Ms = r2(pct(rec2, 50));
+    figures.orderSelectRatio = r2(pct(cds, 50) / pct(rec2, 50));
 
     // Token endpoint throughput with fresh assertions (each jti used once).
     const assertions = Array.from({ length: QUICK ? 1500 : 6000 }, () => signClientAssertion(client, { aud: `${PUBLIC}/auth/token` }));
@@ -374,6 +449,8 @@ async function main() {
     ['token endpoint (req/s)', String(figures.tokenRequestsPerSec), 'target ≥ 500'],
     ['consent decision p50, 100 k stored (ms)', String(figures.consentDecisionP50Ms), 'target ≤ 1'],
     ['$recognition vs plain search p50 (ms)', `${figures.recognitionP50Ms} vs ${figures.heavySearchP50Ms}`, `ratio ${figures.recognitionRatio} (target ≤ 1.1)`],
+    ['CDS order-select vs $recognition p50 (ms)', `${figures.orderSelectP50Ms} vs ${figures.orderSelectRecognitionP50Ms}`, `ratio ${figures.orderSelectRatio} (target ≤ 1.2)`],
+    ['CDS order-select, a hospital hanging (ms)', `${figures.orderSelectHangingMs} (slowest of 3)`, `budget ${figures.hookBudgetMs} (target ≤ budget)`],
     ['audit events/s (SQLite, durable)', String(figures.auditEventsPerSec), 'target ≥ 5000'],
     ['$verify over 1 M events', `${figures.verifySeconds} s, ${figures.verifyRssMb} MB`, 'target ≤ 20 s, ≤ 256 MB'],
     ['auditor search by patient p95 (ms)', String(figures.auditSearchP95Ms), 'target ≤ 50'],

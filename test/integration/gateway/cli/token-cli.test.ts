@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { decodeJws } from '../../../../gateway/auth/jws';
-import { DEMO_CONFIG_FILE, DEMO_KEYS_DIR, parseTokenArgs, requestAccessToken, runTokenCli, UsageError } from '../../../../gateway/cli/token';
+import { buildCdsClientJwt, DEMO_CONFIG_FILE, DEMO_KEYS_DIR, parseTokenArgs, requestAccessToken, runTokenCli, UsageError } from '../../../../gateway/cli/token';
 import { makeTestClient } from '../../../support/auth';
 import { openSqlite, type TestDb } from '../../../support/databases';
 import { startGateway, TEST_BASE_URL, type StartedGateway } from '../../../support/gateway-harness';
@@ -77,6 +77,18 @@ describe('npm run token against a running gateway', () => {
   it('gets a monitor token (ES384 key, no person)', async () => {
     const token = await requestAccessToken({ client: 'cli-monitor', gatewayUrl: url, configFile, keysDir });
     expect((await gw.services.auth.authenticate(`Bearer ${token}`)).roles).toEqual(['monitor']);
+  });
+
+  it('--cds: a CDS Hooks client JWT for the service, which the gateway accepts once', async () => {
+    expect(parseTokenArgs(['--client', 'cli-his', '--cds', 'recognition-order-select']).cds).toBe('recognition-order-select');
+    const privateJwk = JSON.parse(readFileSync(path.join(keysDir, 'cli-his.private.jwk.json'), 'utf8'));
+    const aud = `${TEST_BASE_URL}/cds-services/recognition-order-select`;
+    const jwt = buildCdsClientJwt({ clientId: 'cli-his', privateJwk, serviceUrl: aud });
+    expect(decodeJws(jwt)!.payload).toMatchObject({ iss: 'cli-his', aud });
+    expect(await gw.services.auth.authenticateCdsClient(`Bearer ${jwt}`, [aud])).toMatchObject({ clientId: 'cli-his', hospitalId: 'xm-zsh' });
+    await expect(gw.services.auth.authenticateCdsClient(`Bearer ${jwt}`, [aud])).rejects.toMatchObject({ status: 401 });
+    const other = buildCdsClientJwt({ clientId: 'cli-his', privateJwk, serviceUrl: `${TEST_BASE_URL}/cds-services/another` });
+    await expect(gw.services.auth.authenticateCdsClient(`Bearer ${other}`, [aud])).rejects.toMatchObject({ status: 401 });
   });
 
   it('reports the gateway’s refusal', async () => {

@@ -1,12 +1,16 @@
 import type { Bundle, OperationOutcome, Parameters, Patient, Resource } from '@medplum/fhirtypes';
+import { readFileSync } from 'node:fs';
+import path_ from 'node:path';
 import request from 'supertest';
+import { orderSelectExample } from '../../../../fixtures/demo/demo-network';
+import { buildCdsClientJwt, DEMO_KEYS_DIR } from '../../../../gateway/cli/token';
 import { createExpressApp } from '../../../../gateway/http/express-app';
 import type { Route } from '../../../../gateway/http/route';
 import { NATIONAL_ID_SYSTEM } from '../../../../gateway/patient-index/national-id';
 import { mrnSystem } from '../../../../gateway/patient-index/patient-resource';
 import { PATIENT_DATA_TYPES } from '../../../../gateway/patient-data/release';
 import { testDatabases, type TestDb } from '../../../support/databases';
-import { startDemoNetwork, type DemoNetwork } from '../../../support/demo-network';
+import { DEMO_ANCHOR, startDemoNetwork, type DemoNetwork } from '../../../support/demo-network';
 import { expectValidFhir } from '../../../support/fhir-validation';
 
 /**
@@ -55,7 +59,19 @@ describe.each(testDatabases())('the guarded path to patient data on %s', (_name,
   });
 
   /** A request for a route as a HIS would make it: path parameters and the query filled in with real values. */
-  function exampleRequest(route: Route): { url: string; client: string; form?: Record<string, string>; body?: unknown } {
+  function exampleRequest(route: Route): { url: string; client: string; form?: Record<string, string>; body?: unknown; bearer?: string } {
+    if (route.access.kind === 'cds-client') {
+      // A HIS's order screen asking about a 血常规 order, with the CDS client JWT for that service.
+      const path = route.path.replace(':id', 'recognition-order-select');
+      const bearer = buildCdsClientJwt({
+        clientId: 'xm-zsh-his',
+        privateJwk: JSON.parse(readFileSync(path_.join(DEMO_KEYS_DIR, 'xm-zsh-his.private.jwk.json'), 'utf8')),
+        serviceUrl: `${net.config.publicBaseUrl}/cds-services/recognition-order-select`,
+        nowSeconds: Math.floor(DEMO_ANCHOR.getTime() / 1000),
+      });
+      const body = route.interaction === 'feedback' ? { feedback: [{ card: 'no-such-card', outcome: 'accepted', outcomeTimestamp: DEMO_ANCHOR.toISOString() }] } : JSON.parse(orderSelectExample(FULL));
+      return { url: path, client: 'xm-zsh-his', body, bearer };
+    }
     const type = route.resourceType ?? '';
     const id = type === 'Patient' ? fullId : resultIds[type] ?? (type === 'Organization' ? 'xm-zsh' : 'x');
     const path = route.path.replace(':id', id).replace(':vid', '1').replace(':type', type);
@@ -79,11 +95,13 @@ describe.each(testDatabases())('the guarded path to patient data on %s', (_name,
       const before = await counterSum(net, 'xzq_patient_data_access_total');
       let req = request(net.app)[route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete'](ex.url).set('Accept', FHIR_JSON);
       if (route.access.kind === 'token') req = req.set('Authorization', `Bearer ${await token(ex.client)}`);
+      if (ex.bearer) req = req.set('Authorization', `Bearer ${ex.bearer}`);
       const res = await (ex.form ? req.type('form').send(ex.form) : ex.body ? req.set('Content-Type', FHIR_JSON).send(JSON.stringify(ex.body)) : req);
       const label = `${route.method} ${route.path}`;
       expect([label, res.status]).not.toEqual([label, 500]);
       const after = await counterSum(net, 'xzq_patient_data_access_total');
-      const concernsPatientData = PATIENT_DATA_TYPES.has(route.resourceType ?? '') && route.access.kind === 'token';
+      // The CDS Hooks call reads the patient's results (its feedback reads only the gateway's own cards).
+      const concernsPatientData = (PATIENT_DATA_TYPES.has(route.resourceType ?? '') && route.access.kind === 'token') || route.interaction === 'cds-hook';
       if (concernsPatientData) {
         dataRoutes.push(label);
         expect([label, after > before]).toEqual([label, true]);
@@ -93,8 +111,9 @@ describe.each(testDatabases())('the guarded path to patient data on %s', (_name,
       }
       if (res.body && typeof res.body === 'object' && 'resourceType' in res.body) expectValidFhir(res.body as Resource);
     }
-    // Results (3 types × search, _search, read), patients (search, _search, read, PIXm), recognition (2).
-    expect(dataRoutes.length).toBeGreaterThanOrEqual(15);
+    // Results (3 types × search, _search, read), patients (search, _search, read, PIXm), recognition (2), CDS Hooks (1).
+    expect(dataRoutes.length).toBeGreaterThanOrEqual(16);
+    expect(dataRoutes).toContain('POST /cds-services/:id');
     expect(await counterSum(net, 'xzq_unreleased_patient_data_refused_total')).toBe(0);
   }, 60_000);
 
