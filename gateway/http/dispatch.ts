@@ -9,7 +9,7 @@ import type { Clock } from '../context';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics';
 import { unreleasedIn } from '../patient-data/release';
-import { readFormBody, readJsonBody, parseParams } from './request-body';
+import { readFormBody, readJsonBody, parseParams, refuseNul } from './request-body';
 import { errorResponse, prepare, prepareYielding, send, type PreparedResponse } from './respond';
 import type { FhirRequest, FhirResponse, Route } from './route';
 import { errorForLog } from '../log-safe';
@@ -43,6 +43,7 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
         fr.requester = await auth.authenticate(req.headers.authorization).catch(() => undefined);
         throw notFoundRoute(req);
       }
+      refuseNul(fr.query, fr.params);
       if (route.access.kind === 'token') {
         fr.requester = await auth.authenticate(req.headers.authorization);
         limiter?.take(fr.requester.clientId);
@@ -61,6 +62,7 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
         // A repeated parameter stays an array, so the OAuth endpoint can refuse it (RFC 6749 §3.1).
         fr.body = Object.fromEntries(Object.entries(form).map(([k, v]) => [k, v.length === 1 ? v[0] : v]));
         if (route.interaction === 'search-type') for (const [k, v] of Object.entries(form)) (fr.query[k] ??= []).push(...v);
+        refuseNul(form, {});
       }
       const response = await route.handler(fr);
       // Patient data goes out only as released by the guarded path (patient-data/release.ts).

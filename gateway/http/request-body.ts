@@ -33,11 +33,25 @@ export async function readJsonBody(req: Request): Promise<unknown> {
   if (type !== 'application/fhir+json' && type !== 'application/json') {
     throw unsupportedMediaType('Send FHIR JSON (Content-Type: application/fhir+json)');
   }
+  const text = raw.toString('utf8');
+  let body: unknown;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    body = JSON.parse(text);
   } catch {
     throw badRequest('The request body is not valid JSON', undefined, 'malformed-json');
   }
+  // FHIR strings cannot hold U+0000 (R4 §2.1.0.3), and PostgreSQL text refuses it: never let one reach the store.
+  if (/\\u0000/i.test(text)) throw badRequest('The request body contains a NUL character, which no FHIR string may hold', undefined, 'invalid-body');
+  return body;
+}
+
+/** A query or path value holding U+0000 is never meaningful, and PostgreSQL text refuses it: 400 before anything reads it. */
+export function refuseNul(query: Record<string, string[]>, params: Record<string, string>): void {
+  const has = (v: string) => v.includes('\0');
+  for (const [k, vs] of Object.entries(query)) {
+    if (has(k) || vs.some(has)) throw badRequest('A query parameter contains a NUL character', undefined, 'invalid-parameter');
+  }
+  if (Object.values(params).some(has)) throw badRequest('The path contains a NUL character', undefined, 'invalid-parameter');
 }
 
 /** An `application/x-www-form-urlencoded` body as repeated parameters. */

@@ -64,10 +64,20 @@ describe.each(testDatabases())('error bodies echo nothing unsafe, on %s', (_name
   }
 
   describe('plain cases', () => {
-    test('GET /Organization/%00: a 404 whose text shows the NUL escaped, not raw (the reported bug)', async () => {
+    test('GET /Organization/%00 (the reported bug): a 400 that echoes nothing; a NUL never reaches a handler or the store', async () => {
       const { status, body } = await expectSafe({ url: '/Organization/%00' });
-      expect(status).toBe(404);
-      expect(body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ details: { text: 'Organization/\\u0000 is not a member hospital' } }] });
+      expect(status).toBe(400);
+      expect(body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ details: { coding: [{ code: 'invalid-parameter' }] } }] });
+    });
+
+    test.each([
+      ['a query value (PostgreSQL text refuses U+0000: was a 500 there)', '/AuditEvent?agent=%00'],
+      ['a patient id', '/Patient/a%00b'],
+      ['a result search value', '/DiagnosticReport?patient=rp%00-1'],
+    ])('a NUL in %s is a 400 invalid-parameter', async (_case, url) => {
+      const { status, body } = await expectSafe({ url });
+      expect(status).toBe(400);
+      expect(body).toMatchObject({ issue: [{ details: { coding: [{ code: 'invalid-parameter' }] } }] });
     });
 
     test.each([
