@@ -11,6 +11,8 @@ import { adapterConfigSchema, knexConfig, type AdapterConfig } from '../adapters
 const hospitalId = z.string().regex(/^[a-z0-9-]{2,40}$/, 'must match [a-z0-9-]{2,40}');
 export const GRADES = ['3A', '3B', '3C', '2A', '2B', '2C', '1A', '1B', '1C'] as const;
 export const CITIES = { '350200': 'Xiamen', '350600': 'Zhangzhou', '350500': 'Quanzhou' } as const;
+/** The same cities as clinicians read them. */
+export const CITY_NAMES_ZH: Readonly<Record<string, string>> = { '350200': '厦门市', '350600': '漳州市', '350500': '泉州市' };
 
 const recognitionMark = z.strictObject({
   /** province | city | alliance */

@@ -3,10 +3,9 @@ import { forbidden, serviceUnavailable, unauthorized } from '../fhir/outcomes';
 import type { AccessRequirement, AuthService } from './contract';
 import type { ServiceDeps } from '../service-deps';
 import { decodeAccessToken, verifyAccessToken } from './access-token';
-import { claimedClientId, CLOCK_SKEW_SECONDS, registerClients, verifyClientAssertion } from './client-assertion';
-import { grantScopes } from './scopes';
+import { claimedClientId, clientRequester, CLOCK_SKEW_SECONDS, registerClients, verifyClientAssertion } from './client-assertion';
 import { createJtiStore } from './jti-store';
-import { scopesAllow } from './scopes';
+import { scopesAllow, scopesForRoles } from './scopes';
 import { createSigningKeyStore } from './signing-keys';
 import { issueAccessToken, readForm } from './token-endpoint';
 import { OAuthError } from './oauth-error';
@@ -96,16 +95,9 @@ export function createAuthService(deps: ServiceDeps): AuthService {
         throw serviceUnavailable('The token service is temporarily unavailable');
       });
       if (!fresh) throw unauthorized('The CDS client JWT was already used (jti replay)', 'jti replay');
+      // The person comes from the hook's context; the client is granted what its roles allow.
       const client = verified.client.config;
-      const scopes = grantScopes(undefined, client.roles);
-      return {
-        clientId: client.id,
-        ...(client.hospital ? { hospitalId: client.hospital } : {}),
-        roles: [...client.roles],
-        scopes: scopes.ok ? scopes.scopes : [],
-        purposeOfUse: 'TREAT',
-        tokenId: verified.jti,
-      };
+      return clientRequester(client, scopesForRoles(client.roles), { purposeOfUse: 'TREAT', tokenId: verified.jti });
     },
 
     authorize(requester: Requester, access: AccessRequirement): void {

@@ -139,6 +139,19 @@ export function verifyClientAssertion(
   return { client, jti, exp, payload };
 }
 
+/** The requester a verified client acts as: its hospital and roles, the granted scopes, the person and purpose. */
+export function clientRequester(client: ClientConfig, scopes: string[], acting: { user?: Requester['user']; purposeOfUse: string; tokenId?: string }): Requester {
+  return {
+    clientId: client.id,
+    ...(client.hospital ? { hospitalId: client.hospital } : {}),
+    roles: [...client.roles],
+    scopes,
+    ...(acting.user ? { user: acting.user } : {}),
+    purposeOfUse: acting.purposeOfUse,
+    ...(acting.tokenId ? { tokenId: acting.tokenId } : {}),
+  };
+}
+
 /** The person and purpose an assertion names (IHE IUA `extensions.ihe_iua`). */
 export interface IuaClaims {
   user?: NonNullable<Requester['user']>;

@@ -8,6 +8,7 @@ import { accessTokenClaims, signAccessToken } from './access-token';
 import {
   checkIuaForClient,
   claimedClientId,
+  clientRequester,
   CLOCK_SKEW_SECONDS,
   readIuaClaims,
   verifyClientAssertion,
@@ -86,14 +87,7 @@ export async function issueAccessToken(form: TokenForm, deps: TokenEndpointDeps)
   }
   if (!fresh) throw new OAuthError('invalid_client', 'assertion already used (jti replay)', 'jti replay');
 
-  const requester: Requester = {
-    clientId: client.id,
-    ...(client.hospital ? { hospitalId: client.hospital } : {}),
-    roles: [...client.roles],
-    scopes: scopes.scopes,
-    ...(iua.user ? { user: iua.user } : {}),
-    purposeOfUse: iua.purposeOfUse,
-  };
+  const requester = clientRequester(client, scopes.scopes, iua);
   const lifetime = deps.config.auth.tokenLifetimeSeconds;
   const claims = accessTokenClaims(requester, { issuer: deps.config.publicBaseUrl, nowSeconds, lifetimeSeconds: lifetime });
   requester.tokenId = claims.jti;

@@ -1,7 +1,8 @@
-import type { DiagnosticReport, Observation } from '@medplum/fhirtypes';
-import type { ResultResource } from '../../adapters/adapter';
+import type { Observation } from '@medplum/fhirtypes';
+import { CITY_NAMES_ZH } from '../config';
 import type { CatalogItem } from '../recognition/contract';
 import { RETEST_REASONS, type RetestReason } from '../recognition/decision-store';
+import { membersOf } from '../recognition/recognition-context';
 import type { Judged } from '../recognition/recognition-operation';
 
 /**
@@ -28,7 +29,6 @@ export interface Card {
   links?: Array<{ label: string; url: string; type: 'absolute' | 'smart' }>;
 }
 
-const CITY: Record<string, string> = { '350200': '厦门', '350500': '泉州', '350600': '漳州' };
 export const RETEST_REASON_DISPLAY: Record<RetestReason, string> = {
   'condition-changed': '病情变化，需重新检查',
   emergency: '急诊抢救',
@@ -62,12 +62,6 @@ export function whenText(time: number, now: Date): string {
   return days <= 0 ? '今天' : `${days} 天前`;
 }
 
-/** The member observations of a report that came with it, in the report's order. */
-export function membersOf(resource: ResultResource, observations: ReadonlyMap<string, Observation>): Observation[] {
-  if (resource.resourceType !== 'DiagnosticReport') return [];
-  return ((resource as DiagnosticReport).result ?? []).map((r) => observations.get(r.reference ?? '')).filter((o): o is Observation => Boolean(o));
-}
-
 const isAbnormal = (o: Observation) => (o.interpretation ?? []).some((i) => i.coding?.some((c) => c.code && ABNORMAL.has(c.code.toUpperCase())));
 
 function valueText(o: Observation): string {
@@ -91,7 +85,8 @@ const cell = (s: string) => s.replace(/[|\\`*_<>[\]]/g, (c) => `\\${c}`).replace
 export function recognitionCard(input: CardInput): Card {
   const { item, judged, hospital, now } = input;
   const r = judged.found.resource;
-  const city = CITY[hospital.city] ?? hospital.city;
+  // The short form the order screen has room for: 厦门 for 厦门市.
+  const city = CITY_NAMES_ZH[hospital.city]?.replace(/市$/, '') ?? hospital.city;
   const members = membersOf(r, input.observations);
   const abnormal = members.some(isAbnormal) || (r.resourceType === 'Observation' && isAbnormal(r as Observation));
   let summary = `${item.display} ${whenText(judged.time, now)}已在 ${hospital.name}（${city}）完成，可互认`;

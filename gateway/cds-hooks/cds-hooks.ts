@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Identifier, Observation } from '@medplum/fhirtypes';
+import type { Identifier } from '@medplum/fhirtypes';
 import type { CodeMap } from '../../adapters/common/code-map';
 import type { GatewayConfig } from '../config';
 import type { Clock, Requester } from '../context';
@@ -9,7 +9,7 @@ import type { Access, Subject } from '../patient-data/contract';
 import { NATIONAL_ID_SYSTEM } from '../patient-index/national-id';
 import { mrnSystem } from '../patient-index/patient-resource';
 import type { CatalogItem } from '../recognition/contract';
-import { chinaMonth, RETEST_REASONS, toFen, type DecisionRow, type RetestReason } from '../recognition/decision-store';
+import { decisionRow, RETEST_REASONS, type DecisionRow, type RetestReason } from '../recognition/decision-store';
 import type { Recognition, RecognitionOperations } from '../recognition/recognition-service';
 import type { Db } from '../storage/db';
 import { recognitionCard, type Card } from './cards';
@@ -127,11 +127,10 @@ export function createCdsHooks(deps: {
         throw e;
       }
       if (!found) return { cards: [] };
-      const observations = new Map<string, Observation>();
-      for (const list of found.verdicts.values()) for (const j of list) if (j.found.resource.resourceType === 'Observation') observations.set(`Observation/${j.found.resource.id}`, j.found.resource);
-      for (const o of found.members) observations.set(`Observation/${o.id}`, o);
+      const observations = new Map(found.members.map((o) => [`Observation/${o.id}`, o]));
       const now = clock.now();
       const cards: Card[] = [];
+      const kept: Array<Record<string, string>> = [];
       for (const w of wanted) {
         const best = found.verdicts.get(w.item.code)?.find((j) => j.status === 'recognizable');
         if (!best) continue;
@@ -148,7 +147,7 @@ export function createCdsHooks(deps: {
           canonicalBase: config.canonicalBase,
           now,
         });
-        await db('cds_cards').insert({
+        kept.push({
           id: card.uuid,
           service: service.id,
           client_id: access.requester.clientId,
@@ -164,6 +163,8 @@ export function createCdsHooks(deps: {
         });
         cards.push(card);
       }
+      // One INSERT for all the cards of the call, before any card is answered (feedback may follow at once).
+      if (kept.length) await db('cds_cards').insert(kept);
       return { cards };
     },
 
@@ -194,32 +195,29 @@ export function createCdsHooks(deps: {
         // A card is decided once; a repeated feedback call (or entry) changes nothing.
         if (card.decided_at || decided.some((d) => d.cardId === card.id)) continue;
         const decidedAt = isZonedDateTime(f.outcomeTimestamp) && Date.parse(f.outcomeTimestamp) <= now.getTime() + 5 * 60_000 ? new Date(f.outcomeTimestamp) : now;
-        const item = rules.byCode.get(card.item);
         const note =
           f.overrideReason?.userComment?.trim() ||
           (reason === 'other' ? (f.overrideReason?.reason ? '在开单界面选择了“其他原因”' : '在开单界面重新开单，未说明原因') : null);
         decided.push({
           cardId: card.id,
-          row: {
+          row: decisionRow({
             id: randomUUID(),
-            patient_id: card.patient_id,
+            patientId: card.patient_id,
             item: card.item,
-            result_ref: card.result_ref,
-            result_hospital: card.result_hospital,
-            requesting_hospital: card.requesting_hospital,
+            priceCny: rules.byCode.get(card.item)?.priceCny,
+            resultRef: card.result_ref,
+            resultHospital: card.result_hospital,
+            requestingHospital: card.requesting_hospital,
             decision: f.outcome === 'accepted' ? 'accepted' : 'retested',
             reason,
             note,
-            practitioner_id: card.user_id,
-            practitioner_name: null,
-            client_id: access.requester.clientId,
-            recognition_status: card.recognition_status,
-            price_fen: toFen(item?.priceCny),
-            decided_at: decidedAt.toISOString(),
-            decided_month: chinaMonth(decidedAt),
-            recorded_at: now.toISOString(),
+            practitionerId: card.user_id,
+            clientId: access.requester.clientId,
+            recognitionStatus: card.recognition_status,
+            decidedAt,
+            recordedAt: now,
             source: 'cds',
-          },
+          }),
         });
       }
       for (const d of decided) {

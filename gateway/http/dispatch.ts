@@ -50,8 +50,9 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
         auth.authorize(fr.requester, route.access);
       } else if (route.access.kind === 'cds-client') {
         const service = `${config.publicBaseUrl.replace(/\/+$/, '')}/cds-services/${encodeURIComponent(fr.params.id ?? '')}`;
-        const audiences = route.interaction === 'feedback' ? [service, `${service}/feedback`] : [service];
-        fr.requester = await auth.authenticateCdsClient(req.headers.authorization, audiences);
+        // The service's URL (discovery names it), or the URL the request was sent to (its feedback).
+        const own = `${config.publicBaseUrl.replace(/\/+$/, '')}${req.path}`;
+        fr.requester = await auth.authenticateCdsClient(req.headers.authorization, [...new Set([service, own])]);
         limiter?.take(fr.requester.clientId);
         auth.authorize(fr.requester, route.access);
       }

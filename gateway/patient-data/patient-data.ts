@@ -1,4 +1,4 @@
-import type { DiagnosticReport, Observation, Patient } from '@medplum/fhirtypes';
+import type { DiagnosticReport, Observation } from '@medplum/fhirtypes';
 import type { ResultResource, ResultType } from '../../adapters/adapter';
 import type { ConsentGate, ConsentService } from '../../consent/contract';
 import type { GatewayConfig } from '../config';
@@ -8,12 +8,13 @@ import { parseGatewayId, securityLabels, toGatewayForm } from '../federation/res
 import { resultTime } from '../fhir/result-time';
 import { forbidden, notFound } from '../fhir/outcomes';
 import type { Metrics } from '../metrics';
-import type { PatientIndex, RegionalPatient } from '../patient-index/contract';
+import type { PatientIndex } from '../patient-index/contract';
 import { lookupPatientByIdentifier } from '../patient-index/patient-lookup';
 import { minimalPatientResource, patientResource } from '../patient-index/patient-resource';
 import { NATIONAL_ID_SYSTEM } from '../patient-index/national-id';
 import type { RecognitionRules } from '../recognition/contract';
 import type { Access, FoundResult, PatientData, PatientResults, PatientView, Subject } from './contract';
+import { identityView, type AskedBy } from './identity-view';
 import { release } from './release';
 
 /**
@@ -148,21 +149,15 @@ export function createPatientData(deps: {
         patient = (await patientIndex.lookupNationalId(patient.nationalId, { refresh: true, hospitals: [own] })).patient ?? patient;
       }
       const g = await consent.gateIfPermitted(patient.id, access.requester);
-      if (!g) {
-        // A hospital's record number names a resident only to that hospital: found by another
-        // hospital's number, without consent, the answer is "unknown", or the regional id would
-        // tell the asker where the resident was treated.
-        const foreignMrn = 'identifier' in subject && !byNationalId && !patient.links.some((l) => l.hospitalId === own && l.mrns.includes(subject.identifier.value));
-        if (foreignMrn) {
-          counted('find-patient', 'none');
-          access.record.suppressed = true;
-          return null;
-        }
-        counted('find-patient', 'minimal');
+      const askedBy: AskedBy = byNationalId ? { nationalId: true } : 'identifier' in subject ? { mrn: subject.identifier.value } : { regionalId: true };
+      const view = identityView({ patient, permitted: Boolean(g), askerHospital: own, askedBy });
+      if (view.kind !== 'full') {
+        counted('find-patient', view.kind === 'unknown' ? 'none' : 'minimal');
         access.record.suppressed = true;
-        return { resource: release(minimalView(patient, own, byNationalId)), withheld: true } satisfies PatientView;
+        if (view.kind === 'unknown') return null;
+        return { resource: release(minimalPatientResource(patient, config, view)), withheld: true } satisfies PatientView;
       }
-      access.record.breakGlass ||= g.breakGlass;
+      access.record.breakGlass ||= g!.breakGlass;
       // Links the index does not have yet are asked for only where the asker may see them.
       if (opts.completeLinks && byNationalId) patient = (await patientIndex.resolveNationalId(patient.nationalId, { refresh: true })) ?? patient;
       counted('find-patient', 'full');
@@ -170,11 +165,6 @@ export function createPatientData(deps: {
     },
   };
 
-  function minimalView(patient: RegionalPatient, ownHospital: string | undefined, askedByNationalId: boolean): Patient {
-    const ownLinks = patient.links.filter((l) => l.hospitalId === ownHospital);
-    // The national id is shown to an asker who gave it or whose hospital knows the resident.
-    return minimalPatientResource(patient, config, { links: ownLinks, nationalId: askedByNationalId || ownLinks.length > 0 });
-  }
 }
 
 function membersOf(report: DiagnosticReport, byLocalId: Map<string, Observation>): Observation[] {

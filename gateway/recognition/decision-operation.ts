@@ -6,7 +6,7 @@ import { badRequest, forbidden, notFound, unprocessable } from '../fhir/outcomes
 import type { Access } from '../patient-data/contract';
 import type { CatalogItem } from './contract';
 import { judge } from './annotate';
-import { chinaMonth, DECISIONS, insertDecision, RETEST_REASONS, toFen, type Decision, type DecisionRow, type RetestReason } from './decision-store';
+import { decisionRow, DECISIONS, insertDecision, RETEST_REASONS, type Decision, type DecisionRow, type RetestReason } from './decision-store';
 import { itemOf, observationsById, parameters, type RecognitionContext } from './recognition-context';
 
 /**
@@ -211,26 +211,25 @@ export async function recordDecision(
   }
   const verdict = judge(ctx.hospitals, result.resource, item, result.hospitalId, requester.hospitalId, now);
 
-  const row: DecisionRow = {
+  const row = decisionRow({
     id: randomUUID(),
-    patient_id: found.patientId,
+    patientId: found.patientId,
     item: item.code,
-    result_ref: ref,
-    result_hospital: result.hospitalId,
-    requesting_hospital: requester.hospitalId,
+    priceCny: item.priceCny,
+    resultRef: ref,
+    resultHospital: result.hospitalId,
+    requestingHospital: requester.hospitalId,
     decision: input.decision,
-    reason: input.reason ?? null,
-    note: input.note ?? null,
-    practitioner_id: requester.user.id,
-    practitioner_name: requester.user.name ?? null,
-    client_id: requester.clientId,
-    recognition_status: verdict.status,
-    price_fen: toFen(item.priceCny),
-    decided_at: input.performedAt.toISOString(),
-    decided_month: chinaMonth(input.performedAt),
-    recorded_at: now.toISOString(),
+    reason: input.reason,
+    note: input.note,
+    practitionerId: requester.user.id,
+    practitionerName: requester.user.name,
+    clientId: requester.clientId,
+    recognitionStatus: verdict.status,
+    decidedAt: input.performedAt,
+    recordedAt: now,
     source: 'api',
-  };
+  });
   await insertDecision(ctx.db, row);
   record.resourceIds.add(`recognition-decision/${row.id}`);
   return decisionParameters(ctx, row);

@@ -38,6 +38,53 @@ export function chinaMonth(at: Date): string {
   return new Date(at.getTime() + CHINA_OFFSET_MS).toISOString().slice(0, 7);
 }
 
+/**
+ * A decision as stored, from what the decider said: the derived columns (`decided_month` in China
+ * Standard Time, the item's price in fen) are worked out here, once for every way a decision is
+ * made (`$recognition-decision`, CDS Hooks feedback, the demo loader).
+ */
+export function decisionRow(d: {
+  id: string;
+  patientId: string;
+  item: string;
+  /** the catalogue price of the item, yuan */
+  priceCny: number | undefined;
+  resultRef: string | null;
+  resultHospital: string;
+  requestingHospital: string;
+  decision: Decision;
+  reason?: RetestReason | null;
+  note?: string | null;
+  practitionerId: string | null;
+  practitionerName?: string | null;
+  clientId: string | null;
+  recognitionStatus: string | null;
+  decidedAt: Date;
+  recordedAt: Date;
+  source: DecisionRow['source'];
+}): DecisionRow {
+  return {
+    id: d.id,
+    patient_id: d.patientId,
+    item: d.item,
+    result_ref: d.resultRef,
+    result_hospital: d.resultHospital,
+    requesting_hospital: d.requestingHospital,
+    decision: d.decision,
+    reason: d.reason ?? null,
+    note: d.note ?? null,
+    practitioner_id: d.practitionerId,
+    practitioner_name: d.practitionerName ?? null,
+    client_id: d.clientId,
+    recognition_status: d.recognitionStatus,
+    price_fen: toFen(d.priceCny),
+    decided_at: d.decidedAt.toISOString(),
+    decided_month: chinaMonth(d.decidedAt),
+    recorded_at: d.recordedAt.toISOString(),
+    source: d.source,
+  };
+}
+
 /** Yuan → fen, rounded (prices in the catalogue have at most two decimals). */
 export const toFen = (cny: number | undefined): number | null => (cny === undefined ? null : Math.round(cny * 100));
 

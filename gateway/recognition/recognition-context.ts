@@ -1,5 +1,6 @@
 import type { Observation, Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import type { GatewayConfig } from '../config';
+import type { ResultResource } from '../../adapters/adapter';
 import type { Clock } from '../context';
 import type { FoundResult, PatientData } from '../patient-data/contract';
 import type { CatalogItem } from './contract';
@@ -36,11 +37,13 @@ export function queryValues(query: Record<string, string[]>, name: string): stri
 export function itemOf(ctx: RecognitionContext, found: FoundResult, observationsById: ReadonlyMap<string, Observation>): CatalogItem | undefined {
   if (found.item) return found.item;
   const r = found.resource;
-  const members =
-    r.resourceType === 'DiagnosticReport'
-      ? (r.result ?? []).map((ref) => observationsById.get(ref.reference ?? '')).filter((o): o is Observation => Boolean(o))
-      : undefined;
-  return ctx.matcher(r, members);
+  return ctx.matcher(r, r.resourceType === 'DiagnosticReport' ? membersOf(r, observationsById) : undefined);
+}
+
+/** A report's member Observations among those found (by `Observation/<id>`), in the report's order; none for other results. */
+export function membersOf(resource: ResultResource, observationsById: ReadonlyMap<string, Observation>): Observation[] {
+  if (resource.resourceType !== 'DiagnosticReport') return [];
+  return (resource.result ?? []).map((ref) => observationsById.get(ref.reference ?? '')).filter((o): o is Observation => Boolean(o));
 }
 
 /** Found Observations by `Observation/<id>`, for matching reports through their members. */

@@ -1,5 +1,5 @@
 import type { Organization } from '@medplum/fhirtypes';
-import { CITIES, type GatewayConfig, type HospitalConfig } from '../../config';
+import { CITIES, CITY_NAMES_ZH, type GatewayConfig, type HospitalConfig } from '../../config';
 import type { FhirRequest, Route, SearchParamDeclaration } from '../route';
 import { searchsetBundle } from '../../fhir/bundle';
 import { notFound } from '../../fhir/outcomes';
@@ -14,7 +14,6 @@ const SEARCH_PARAMS: readonly SearchParamDeclaration[] = [
 ];
 const SEARCH_NAMES = SEARCH_PARAMS.map((p) => p.name);
 
-const CITY_NAMES: Record<string, string> = { '350200': '厦门市', '350600': '漳州市', '350500': '泉州市' };
 
 /** A member hospital as FHIR (API.md §4): city division code, grade and recognition mark as extensions. */
 export function organizationResource(h: HospitalConfig, config: GatewayConfig): Organization {
@@ -44,7 +43,7 @@ export function organizationResource(h: HospitalConfig, config: GatewayConfig): 
     name: h.name,
     address: [
       {
-        city: CITY_NAMES[h.city] ?? CITIES[h.city as keyof typeof CITIES],
+        city: CITY_NAMES_ZH[h.city] ?? CITIES[h.city as keyof typeof CITIES],
         state: '福建省',
         country: 'CN',
         extension: [{ url: ext('division-code'), valueCode: h.city }],

@@ -47,11 +47,9 @@ export function patientRoutes(deps: { config: GatewayConfig; patientData: Patien
       const view = await patientData.findPatient(access, { identifier: splitIdentifier(identifier), param: 'identifier' }, { completeLinks: true });
       if (view && (!ids || ids.has(view.resource.id ?? ''))) views.push(view);
     } else {
-      for (const id of ids!) {
-        if (!FHIR_ID.test(id)) continue; // no patient has it
-        const view = await patientData.findPatient(access, { patientId: id }, { completeLinks: true });
-        if (view && !views.some((v) => v.resource.id === view.resource.id)) views.push(view);
-      }
+      // Each id is looked up at once (at most MAX_IDS), kept in the order asked; an id no patient can have is skipped.
+      const found = await Promise.all([...ids!].filter((id) => FHIR_ID.test(id)).map((id) => patientData.findPatient(access, { patientId: id }, { completeLinks: true })));
+      for (const view of found) if (view && !views.some((v) => v.resource.id === view.resource.id)) views.push(view);
     }
     const params: Array<[string, string]> = [
       ...(identifier ? [['identifier', identifier] as [string, string]] : []),

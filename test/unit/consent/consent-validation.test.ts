@@ -118,3 +118,54 @@ describe('FHIR times in China time', () => {
   );
 });
 
+
+describe('a consent is dated when it is recorded (docs/consent.md §2)', () => {
+  // Recorded on 29 November 2026 at 10:00 China time.
+  const now = new Date('2026-11-29T10:00:00+08:00');
+  const dated = (over: Record<string, unknown>) => ({ ...good(), ...over });
+  const check = (body: unknown, extra: { previous?: Record<string, unknown> } = {}) => {
+    try {
+      return { ok: checkConsent(body, { ...ctx, now, ...(extra.previous ? { method: 'PUT' as const, previous: extra.previous as never } : {}) }).consent };
+    } catch (e) {
+      if (!isOperationOutcomeError(e)) throw e;
+      return { codes: e.outcome.issue.map((i) => i.details?.coding?.[0]?.code), expressions: e.outcome.issue.flatMap((i) => i.expression ?? []) };
+    }
+  };
+  const provision = (p: Record<string, unknown>) => ({ provision: { ...good().provision, ...p } });
+
+  it.each<[string, Record<string, unknown>, string | undefined, string | undefined]>([
+    ['signed an hour ago', { dateTime: '2026-11-29T09:00:00+08:00' }, undefined, undefined],
+    ['signed 23 hours ago', { dateTime: '2026-11-28T11:00:00+08:00' }, undefined, undefined],
+    ['signed 25 hours ago', { dateTime: '2026-11-28T09:00:00+08:00' }, 'consent-backdated', 'Consent.dateTime'],
+    ['signed in 2001', { dateTime: '2001-03-04' }, 'consent-backdated', 'Consent.dateTime'],
+    ['signed 4 minutes ahead (clock skew)', { dateTime: '2026-11-29T10:04:00+08:00' }, undefined, undefined],
+    ['signed 10 minutes ahead', { dateTime: '2026-11-29T10:10:00+08:00' }, 'consent-future-dated', 'Consent.dateTime'],
+    ['signed in 2099', { dateTime: '2099-01-01' }, 'consent-future-dated', 'Consent.dateTime'],
+    ['in force from today (a date covers its day)', provision({ period: { start: '2026-11-29' } }), undefined, undefined],
+    ['in force from next month', provision({ period: { start: '2026-12-29', end: '2027-12-29' } }), undefined, undefined],
+    ['in force from yesterday', provision({ period: { start: '2026-11-28' } }), 'period-starts-in-past', 'Consent.provision.period'],
+    ['in force from 1990', provision({ period: { start: '1990-01-01' } }), 'period-starts-in-past', 'Consent.provision.period'],
+    [
+      'a nested exception from an hour ago',
+      provision({ provision: [{ type: 'deny', period: { start: '2026-11-29T09:00:00+08:00', end: '2026-12-31' } }] }),
+      'period-starts-in-past',
+      'Consent.provision.provision[0].period',
+    ],
+    ['a data period in the past (which results: fine)', provision({ dataPeriod: { start: '2020-01-01' } }), undefined, undefined],
+  ])('%s', (_label, over, code, expression) => {
+    const r = check(dated({ dateTime: '2026-11-29T09:30:00+08:00', ...over }));
+    if (!code) expect(r.ok).toBeDefined();
+    else expect(r).toMatchObject({ codes: [code], expressions: [expression] });
+  });
+
+  it('no dateTime: the moment of recording stands in for it', () => {
+    const { dateTime: _d, ...body } = good() as unknown as Record<string, unknown>;
+    expect(check(body).ok?.dateTime).toBe(now.toISOString());
+  });
+
+  it('an update keeps the dates the stored version had (a withdrawal keeps its signing date)', () => {
+    const stored = dated({ dateTime: '2025-01-01T09:00:00+08:00', ...provision({ period: { start: '2025-01-01' } }) });
+    expect(check({ ...stored, status: 'inactive' }, { previous: stored }).ok?.status).toBe('inactive');
+    expect(check({ ...stored, dateTime: '2024-01-01' }, { previous: stored })).toMatchObject({ codes: ['consent-backdated'] });
+  });
+});
