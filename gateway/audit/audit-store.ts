@@ -74,6 +74,8 @@ export interface VerifyResult {
   checked: number;
   fault?: ChainFault;
   head: { seq: number; hash: string };
+  /** where the walk started: the archive base */
+  base: { seq: number; hash: string };
 }
 
 /**
@@ -81,7 +83,14 @@ export interface VerifyResult {
  * memory stays bounded whatever the table size. Rows committed after the walk began are left for
  * the next run; rows the head does not account for are reported as inserted.
  */
-export async function verifyChain(db: Db, opts: { batchSize?: number } = {}): Promise<VerifyResult> {
+export async function verifyChain(
+  db: Db,
+  opts: {
+    batchSize?: number;
+    /** sees every row whose link held, in order (the checkpoints' heads are checked against them) */
+    observe?: (row: AuditRow) => void;
+  } = {},
+): Promise<VerifyResult> {
   const batchSize = opts.batchSize ?? 500;
   const head = await readHead(db);
   const verifier = new ChainVerifier(head.baseSeq, head.baseHash);
@@ -90,6 +99,7 @@ export async function verifyChain(db: Db, opts: { batchSize?: number } = {}): Pr
     checked: verifier.checked,
     ...(fault ? { fault } : {}),
     head: { seq: head.seq, hash: head.hash },
+    base: { seq: head.baseSeq, hash: head.baseHash },
   });
   // nothing may sit at or below the archive base
   const stale = await db(EVENTS).where('seq', '<=', head.baseSeq).orderBy('seq').first('id', 'seq');
@@ -104,7 +114,15 @@ export async function verifyChain(db: Db, opts: { batchSize?: number } = {}): Pr
     if (!rows.length) break;
     const last = Number(rows[rows.length - 1].seq);
     if (last < head.seq) pending = fetch(last);
-    if (!verifier.feed(rows)) break;
+    const intact = verifier.feed(rows);
+    if (opts.observe) {
+      const upTo = verifier.position.seq;
+      for (const r of rows) {
+        if (Number(r.seq) > upTo) break;
+        opts.observe(r);
+      }
+    }
+    if (!intact) break;
   }
   // a prefetch left behind by an early stop must not surface as an unhandled rejection
   if (pending) await pending.catch(() => undefined);

@@ -26,5 +26,10 @@ export interface AuditEntry {
 export interface AuditService {
   /** build and durably store the AuditEvent(s) for one answered request; throws when it cannot */
   recordRequest(entry: AuditEntry): Promise<void>;
+  /**
+   * The chain head this instance committed last, as it computed it: the checkpoints check that the
+   * database's chain still passes through it before signing a head read from the database.
+   */
+  lastCommittedHead(): { seq: number; hash: string } | undefined;
   close(): Promise<void>;
 }

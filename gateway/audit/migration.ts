@@ -99,3 +99,41 @@ export async function dropChainTrigger(db: Knex): Promise<void> {
   await db.raw(`DROP TRIGGER IF EXISTS ${TRIGGER} ON audit_events`);
   await db.raw(`DROP FUNCTION IF EXISTS ${TRIGGER}()`);
 }
+
+/**
+ * Trust that does not depend on whoever holds the database (issue #20):
+ * - `audit_checkpoints`: the database copy of the signed checkpoints of the chain head (a second
+ *   copy of each goes to the anchor outside the database; docs/audit.md §3). `seq` is the
+ *   checkpoints' own order, assigned by the writer as it is signed; `slot` is unique, so of
+ *   several instances exactly one checkpoints each interval slot (shutdown checkpoints have none).
+ * - `signing_keys.attestation`: the audit checkpoint key's signature over a published public token
+ *   key; instances trust only attested rows (gateway/auth/signing-keys.ts). The private keys still
+ *   in `private_jwk` are moved out by the gateway at start-up, since only it knows the key folder.
+ * One migration for both: they ship together, and the second needs the key that signs the first.
+ */
+export const checkpointsMigration: Migration = {
+  name: '009-audit-checkpoints',
+  async up(db) {
+    await db.schema.createTable('audit_checkpoints', (t) => {
+      t.bigInteger('seq').primary();
+      t.string('slot', 32).nullable().unique();
+      t.string('kind', 16).notNullable();
+      t.bigInteger('head_seq').notNullable();
+      t.string('head_hash', 64).notNullable();
+      t.string('at', 32).notNullable();
+      t.string('prev_hash', 64).notNullable();
+      t.string('key_id', 64).notNullable();
+      t.string('hash', 64).notNullable();
+      t.text('signature').notNullable();
+    });
+    await db.schema.alterTable('signing_keys', (t) => {
+      t.text('attestation').nullable();
+    });
+  },
+  async down(db) {
+    await db.schema.alterTable('signing_keys', (t) => {
+      t.dropColumn('attestation');
+    });
+    await db.schema.dropTable('audit_checkpoints');
+  },
+};

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { createGateway } from '../../gateway/app';
 import { parseConfig } from '../../gateway/config';
+import { initKeyDirectory } from '../../gateway/auth/key-source';
 import { silentLogger } from '../../gateway/logger';
 import { makeTestClient, requestToken } from '../support/auth';
 import { seedConsents } from './seed-consents';
@@ -21,7 +22,10 @@ export async function runInProcessBench(opts: { dir: string }): Promise<Record<s
     database: { client: 'sqlite3', connection: { filename: path.join(opts.dir, 'inproc.sqlite') } },
     hospitals: [{ id: 'h0', name: '基准医院', city: '350200', grade: '3A', adapter: { type: 'fhir', baseUrl: 'http://127.0.0.1:9/fhir' } }],
     clients: [client.config],
+    keys: { directory: path.join(opts.dir, 'inproc-keys') },
+    audit: { checkpoints: { anchor: { type: 'file', path: path.join(opts.dir, 'inproc-anchor.jsonl') } } },
   });
+  await initKeyDirectory(config.keys!);
   const gateway = await createGateway(config, { log: silentLogger() });
   try {
     const token = await requestToken(gateway.app, client, { publicBaseUrl: config.publicBaseUrl, user: { id: 'D1', name: '医生' } });

@@ -9,6 +9,7 @@ import { authRoutes } from '../../gateway/http/routes/auth-routes';
 import { createDb, type Db } from '../../gateway/storage/db';
 import type { TestClient } from './auth';
 import type { TestDb } from './databases';
+import { makeKeyFolder, testKeys } from './trust';
 
 /** Service-level set-up for auth tests: the real AuthService on a real test database. */
 
@@ -20,12 +21,14 @@ export const HOSPITALS = [
   { id: 'zz-sy', name: '漳州市医院', city: '350600', grade: '3A', adapter: { type: 'fhir', baseUrl: 'http://127.0.0.1:9/fhir' } },
 ];
 
-export function testConfig(clients: TestClient[], auth?: Record<string, unknown>): GatewayConfig {
+/** `keys`: the key folder (default the test process's, support/trust.ts). */
+export function testConfig(clients: TestClient[], auth?: Record<string, unknown>, keys: Record<string, unknown> = { directory: testKeys().directory }): GatewayConfig {
   return parseConfig({
     publicBaseUrl: BASE_URL,
     hospitals: HOSPITALS,
     clients: clients.map((c) => c.config),
     ...(auth ? { auth } : {}),
+    keys,
   });
 }
 
@@ -57,9 +60,18 @@ export interface AuthInstance {
 export async function authInstance(
   tdb: TestDb,
   clients: TestClient[],
-  opts: { clock?: Clock; signingKey?: Record<string, unknown>; secondConnection?: boolean; init?: boolean } = {},
+  opts: {
+    clock?: Clock;
+    /** this instance's own key folder holding only this private JWK (as `keys.directory`), instead of the process's */
+    signingKey?: Record<string, unknown>;
+    /** the key folder to use (`keys.directory`) */
+    keyDirectory?: string;
+    secondConnection?: boolean;
+    init?: boolean;
+  } = {},
 ): Promise<AuthInstance> {
-  const config = testConfig(clients, opts.signingKey ? { signingKey: opts.signingKey } : undefined);
+  const directory = opts.keyDirectory ?? (opts.signingKey ? makeKeyFolder({ jwk: opts.signingKey }).directory : testKeys().directory);
+  const config = testConfig(clients, undefined, { directory });
   const db = opts.secondConnection ? createDb(tdb.config) : tdb.db;
   const metrics = createMetrics();
   const auth = createAuthService({ config, db, reader: db, clock: opts.clock ?? { now: () => new Date() }, log: silentLogger(), metrics });

@@ -5,6 +5,7 @@ import type { Clock } from '../../gateway/context';
 import { silentLogger } from '../../gateway/logger';
 import type { TestClient } from './auth';
 import type { TestDb } from './databases';
+import { trustConfig } from './trust';
 
 export const TEST_BASE_URL = 'http://127.0.0.1:8080';
 
@@ -49,6 +50,8 @@ export async function startGateway(opts: {
     hospitals: opts.hospitals ?? [OFFLINE_HOSPITAL],
     clients: (opts.clients ?? []).map((c) => c.config),
     ...(opts.catalog ? { catalog: opts.catalog } : {}),
+    // a key folder and a checkpoint anchor for every test gateway (support/trust.ts); `extra` may replace them
+    ...trustConfig(opts.db.url),
     ...(opts.extra ?? {}),
   });
   const gateway = await createGateway(config, { log: silentLogger(), ...opts.options, db: opts.db.db, clock: opts.clock });

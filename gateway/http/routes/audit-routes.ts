@@ -1,9 +1,12 @@
 import type { Bundle, Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
 import type { GatewayConfig } from '../../config';
-import { methodNotAllowed, notFound } from '../../fhir/outcomes';
+import { badRequest, methodNotAllowed, notFound } from '../../fhir/outcomes';
 import type { FhirRequest, FhirResponse, Route, RouteAccess, SearchParamDeclaration, SearchParamType } from '../route';
 import type { Db } from '../../storage/db';
 import { readEvent, searchEvents, verifyChain } from '../../audit/audit-store';
+import type { CheckpointService } from '../../audit/checkpoint-service';
+import { checkpointsAfter } from '../../audit/checkpoint-store';
+import { verifyTrail, type TrailReport } from '../../audit/trail-verify';
 import { AUDIT_SEARCH_PARAMS, CURSOR_PARAM, parseAuditSearch } from '../../audit/search-params';
 import { ignoredOutcomes } from '../../fhir/search-params';
 
@@ -39,6 +42,10 @@ export interface AuditRouteDeps {
   config: Pick<GatewayConfig, 'publicBaseUrl'>;
   /** rows per batch when walking the chain */
   verifyBatchSize?: number;
+  /** merged identities (docs/patient-data.md §5): a patient's trail is found under any of their ids */
+  identityGroup?: (patientId: string) => Promise<string[]>;
+  /** the signed checkpoints: with them `$verify` checks the anchor too, and `$checkpoints` lists them */
+  checkpoints?: Pick<CheckpointService, 'anchor' | 'verifiers'>;
 }
 
 /** `GET /AuditEvent` (and `POST /AuditEvent/_search`): a searchset, newest first, keyset-paged. */
@@ -47,6 +54,11 @@ export async function searchAuditEvents(req: FhirRequest, deps: AuditRouteDeps):
   req.record.resourceType = 'AuditEvent';
   // an auditor reading a patient's trail is itself an access to that patient
   for (const p of query.patients ?? []) req.record.addPatient(p);
+  // merged identities: the trail of each id asked for includes the others' (the events stay as written)
+  if (query.patients?.length && deps.identityGroup) {
+    const groups = await Promise.all(query.patients.map((p) => deps.identityGroup!(p)));
+    query.patients = [...new Set([...query.patients, ...groups.flat()])];
+  }
   const page = empty ? { events: [] as Array<{ seq: number; resource: Record<string, unknown> }> } : await searchEvents(deps.reader, query);
   const base = `${deps.config.publicBaseUrl}/AuditEvent`;
   const keep = new URLSearchParams();
@@ -92,12 +104,19 @@ export async function readAuditEvent(req: FhirRequest, deps: AuditRouteDeps): Pr
   return { body: found.resource as unknown as Resource };
 }
 
-/** `GET /AuditEvent/$verify`: walks the whole chain; names the first broken link. */
+/**
+ * `GET /AuditEvent/$verify`: walks the whole chain and names the first broken link; with
+ * checkpoints, also checks every checkpoint (anchor and database copies) and that the chain passes
+ * through each anchored head, and names the first checkpoint that fails (docs/audit.md §3).
+ */
 export async function verifyAuditChain(req: FhirRequest, deps: AuditRouteDeps): Promise<FhirResponse> {
   req.record.resourceType = 'AuditEvent';
-  const r = await verifyChain(deps.reader, { batchSize: deps.verifyBatchSize });
+  const trail: TrailReport | undefined = deps.checkpoints
+    ? await verifyTrail({ reader: deps.reader, anchor: deps.checkpoints.anchor, verifiers: await deps.checkpoints.verifiers(), batchSize: deps.verifyBatchSize })
+    : undefined;
+  const r = trail?.chain ?? (await verifyChain(deps.reader, { batchSize: deps.verifyBatchSize }));
   const parameter: ParametersParameter[] = [
-    { name: 'valid', valueBoolean: r.valid },
+    { name: 'valid', valueBoolean: trail ? trail.valid : r.valid },
     { name: 'checked', valueInteger: r.checked },
   ];
   if (r.fault) {
@@ -105,15 +124,92 @@ export async function verifyAuditChain(req: FhirRequest, deps: AuditRouteDeps): 
     parameter.push({ name: 'problem', valueCode: r.fault.kind });
   }
   parameter.push({ name: 'headSeq', valueString: String(r.head.seq) }, { name: 'headHash', valueString: r.head.hash });
+  if (trail) parameter.push(...checkpointParameters(trail));
   const body: Parameters = { resourceType: 'Parameters', parameter };
   return { body };
+}
+
+/** What `$verify` says about the checkpoints and the anchor (docs/audit.md §3 lists them). */
+function checkpointParameters(t: TrailReport): ParametersParameter[] {
+  const out: ParametersParameter[] = [
+    { name: 'checkpoints', valueInteger: t.checkpoints },
+    { name: 'anchoredCheckpoints', valueInteger: t.anchored },
+    { name: 'unanchoredCheckpoints', valueInteger: t.unanchored },
+    { name: 'invalidCheckpoints', valueInteger: t.invalid },
+    { name: 'uncheckpointedEvents', valueInteger: t.uncheckpointed },
+  ];
+  if (t.lastCheckpoint) out.push({ name: 'lastCheckpoint', valueInteger: t.lastCheckpoint.seq });
+  if (t.firstFault) {
+    out.push({ name: 'firstInvalidCheckpoint', valueInteger: t.firstFault.seq }, { name: 'checkpointProblem', valueCode: t.firstFault.problem });
+    if (t.firstFault.headSeq !== undefined) out.push({ name: 'checkpointHeadSeq', valueString: String(t.firstFault.headSeq) });
+    out.push({ name: 'checkpointDetail', valueString: t.firstFault.detail });
+  }
+  if (t.anchor === 'unreadable') {
+    out.push({ name: 'anchorProblem', valueCode: 'anchor-unreadable' }, { name: 'anchorDetail', valueString: `the anchor cannot be read (${t.anchorError ?? 'error'})` });
+  } else if (t.anchorFaults.length) {
+    const f = t.anchorFaults[0]!;
+    out.push({ name: 'anchorProblem', valueCode: f.problem }, { name: 'anchorLine', valueInteger: f.line }, { name: 'anchorDetail', valueString: f.detail });
+  }
+  return out;
+}
+
+const MAX_CHECKPOINTS_PAGE = 1000;
+
+function countParam(req: FhirRequest, name: string, fallback: number, min: number, max: number, code: 'bad-count' | 'invalid-parameter'): number {
+  const values = req.query[name] ?? [];
+  if (values.length > 1) throw badRequest(`${name} may be given once`, name, 'duplicate-parameter');
+  if (!values.length) return fallback;
+  const n = /^\d{1,10}$/.test(values[0]!) ? Number(values[0]) : NaN;
+  if (!(n >= min && n <= max)) throw badRequest(`${name} must be a whole number from ${min} to ${max}`, name, code);
+  return n;
+}
+
+/**
+ * `GET /AuditEvent/$checkpoints?after=&_count=`: the signed checkpoints, oldest first, as a
+ * Parameters (one `checkpoint` part each, then the `key`s that sign them, then `next`), so an
+ * auditor can copy them and check them away from the gateway (docs/audit.md §3).
+ */
+export async function listCheckpoints(req: FhirRequest, deps: AuditRouteDeps & { checkpoints: NonNullable<AuditRouteDeps['checkpoints']> }): Promise<FhirResponse> {
+  req.record.resourceType = 'AuditEvent';
+  const count = countParam(req, '_count', 100, 1, MAX_CHECKPOINTS_PAGE, 'bad-count');
+  const after = countParam(req, 'after', 0, 0, Number.MAX_SAFE_INTEGER, 'invalid-parameter');
+  const page = await checkpointsAfter(deps.reader, after, count + 1);
+  const parameter: ParametersParameter[] = page.slice(0, count).map((c) => ({
+    name: 'checkpoint',
+    part: [
+      { name: 'seq', valueInteger: c.seq },
+      { name: 'kind', valueCode: c.kind },
+      ...(c.slot ? [{ name: 'slot', valueInstant: c.slot }] : []),
+      { name: 'recorded', valueInstant: c.at },
+      { name: 'headSeq', valueString: String(c.headSeq) },
+      { name: 'headHash', valueString: c.headHash },
+      { name: 'previous', valueString: c.prev },
+      { name: 'hash', valueString: c.hash },
+      { name: 'keyId', valueString: c.keyId },
+      { name: 'signature', valueBase64Binary: Buffer.from(c.signature, 'base64url').toString('base64') },
+    ],
+  }));
+  for (const [keyId, key] of await deps.checkpoints.verifiers()) {
+    parameter.push({
+      name: 'key',
+      part: [
+        { name: 'keyId', valueString: keyId },
+        { name: 'publicKey', valueBase64Binary: key.export({ format: 'der', type: 'spki' }).toString('base64') },
+      ],
+    });
+  }
+  if (page.length > count) {
+    const next = new URLSearchParams({ after: String(page[count - 1]!.seq), _count: String(count) });
+    parameter.push({ name: 'next', valueUri: `${deps.config.publicBaseUrl}/AuditEvent/$checkpoints?${next.toString()}` });
+  }
+  return { body: { resourceType: 'Parameters', parameter } satisfies Parameters };
 }
 
 async function refuseWrite(): Promise<FhirResponse> {
   throw methodNotAllowed('AuditEvents cannot be created, changed or deleted through the API');
 }
 
-/** Every audit route, `$verify` and `_search` before `:id`. */
+/** Every audit route, `$verify`, `$checkpoints` and `_search` before `:id`. */
 export function auditRoutes(deps: AuditRouteDeps): Route[] {
   const route = (r: Omit<Route, 'audited' | 'resourceType'>): Route => ({ ...r, resourceType: 'AuditEvent', audited: true });
   // The writes exist only to answer 405 (audited): `refusesAll` keeps them out of the CapabilityStatement.
@@ -131,6 +227,9 @@ export function auditRoutes(deps: AuditRouteDeps): Route[] {
       handler: (req) => searchAuditEvents(req, deps),
     }),
     route({ method: 'GET', path: '/AuditEvent/$verify', interaction: '$verify', access: READ, handler: (req) => verifyAuditChain(req, deps) }),
+    ...(deps.checkpoints
+      ? [route({ method: 'GET', path: '/AuditEvent/$checkpoints', interaction: '$checkpoints', access: READ, handler: (req) => listCheckpoints(req, { ...deps, checkpoints: deps.checkpoints! }) })]
+      : []),
     route({ method: 'GET', path: '/AuditEvent/:id', interaction: 'read', access: READ, handler: (req) => readAuditEvent(req, deps) }),
     refusal('POST', '/AuditEvent', 'create'),
     refusal('PUT', '/AuditEvent', 'update'),

@@ -4,6 +4,7 @@ import type { HospitalHealth } from '../../federation/hospital-caller';
 import type { Route } from '../route';
 import type { Metrics } from '../../metrics';
 import type { Db } from '../../storage/db';
+import type { CheckpointHealth } from '../../audit/checkpoint-service';
 
 /**
  * Operations endpoints (API.md §8 and §4 metadata): `/metadata` and `/healthz` are open and hold no
@@ -17,6 +18,8 @@ export function opsRoutes(deps: {
   hospitals: () => HospitalHealth[];
   allRoutes: () => Route[];
   version: string;
+  /** the audit checkpoints' state (docs/audit.md §3): a failing anchor shows here, requests go on */
+  auditCheckpoints?: () => CheckpointHealth;
 }): Route[] {
   const { config, db, metrics } = deps;
   let capability: ReturnType<typeof capabilityStatement> | undefined;
@@ -48,7 +51,12 @@ export function opsRoutes(deps: {
         return {
           status: database === 'up' ? 200 : 503,
           contentType: 'application/json; charset=utf-8',
-          body: { status: database === 'up' ? 'ok' : 'unavailable', database, hospitals },
+          body: {
+            status: database === 'up' ? 'ok' : 'unavailable',
+            database,
+            hospitals,
+            ...(deps.auditCheckpoints ? { auditCheckpoints: deps.auditCheckpoints() } : {}),
+          },
         };
       },
     },

@@ -3,6 +3,8 @@ import { accessTokenClaims, signAccessToken } from '../../../../gateway/auth/acc
 import { importPrivateJwk, signJws, type AlgKey } from '../../../../gateway/auth/jws';
 import { createJtiStore } from '../../../../gateway/auth/jti-store';
 import { addSigningKey, retireSigningKey } from '../../../../gateway/auth/signing-keys';
+import { keySourceOf } from '../../../../gateway/auth/key-source';
+import { makeKeyFolder } from '../../../support/trust';
 import type { Requester } from '../../../../gateway/context';
 import { isOperationOutcomeError, type OperationOutcomeError } from '../../../../gateway/fhir/outcomes';
 import type { AccessRequirement } from '../../../../gateway/auth/contract';
@@ -94,17 +96,20 @@ describe.each(testDatabases())('AuthService on %s', (_name, open) => {
     });
 
     it('rotates: a new key signs after refresh, old tokens stay good until the old key is retired', async () => {
-      const a = await instance();
+      // a key folder of this test's own: adding a key to the process's shared one would change every other test's signing key
+      const keyDirectory = makeKeyFolder().directory;
+      const a = await instance({ keyDirectory });
+      const source = keySourceOf(a.config, silentLogger())!;
       const oldToken = await tokenFrom(a, clinician);
       const oldKid = (await tdb.db('signing_keys').first('kid')).kid;
-      const newKid = await addSigningKey(tdb.db, new Date(Date.now() + 1000));
+      const newKid = await addSigningKey(tdb.db, source, new Date(Date.now() + 1000));
       // another instance started after the rotation signs with the new key at once
-      const b = await instance({ secondConnection: true });
+      const b = await instance({ keyDirectory, secondConnection: true });
       const newToken = await tokenFrom(b, clinician);
       expect(JSON.parse(Buffer.from(newToken.split('.')[0]!, 'base64url').toString()).kid).toBe(newKid);
       await expect(a.auth.authenticate(`Bearer ${newToken}`)).resolves.toBeDefined(); // unknown kid → re-read
       await expect(b.auth.authenticate(`Bearer ${oldToken}`)).resolves.toBeDefined();
-      expect(await retireSigningKey(tdb.db, oldKid, new Date())).toBe(true);
+      expect(await retireSigningKey(tdb.db, source, oldKid, new Date())).toBe(true);
       await b.auth.init(); // the periodic re-read, made now
       const e = await rejection(b.auth.authenticate(`Bearer ${oldToken}`));
       expect(e.status).toBe(401);
@@ -112,7 +117,7 @@ describe.each(testDatabases())('AuthService on %s', (_name, open) => {
 
     it('refuses an unusable configured key at start-up', async () => {
       const ec256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
-      await expect(instance({ signingKey: ec256 as Record<string, unknown> })).rejects.toThrow(/auth.signingKey/);
+      await expect(instance({ signingKey: { ...ec256, kid: 'ec256' } as Record<string, unknown> })).rejects.toThrow(/keys.directory/);
     });
   });
 
