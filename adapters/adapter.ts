@@ -45,7 +45,7 @@ export interface AdapterStatus {
 
 export interface HospitalAdapter {
   readonly hospitalId: string;
-  readonly kind: 'fhir' | 'hl7v2' | 'sql';
+  readonly kind: 'fhir' | 'hl7v2' | 'sql' | 'cda';
   /** open connections, start watching an inbox; called once before use */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -122,4 +122,8 @@ export function decodeLocalId(id: string): string | null {
  */
 export interface AdapterMetrics {
   hl7FilesRejected: { inc(labels: { hospital: string }): void };
+  /** MLLP messages by what they were answered (`AA`, `AE`, `AR`, `duplicate`) */
+  mllpMessages?: { inc(labels: { hospital: string; outcome: string }): void };
+  /** CDA documents skipped as unusable */
+  cdaDocumentsRejected?: { inc(labels: { hospital: string }): void };
 }

@@ -1,6 +1,6 @@
-import type { DiagnosticReport, ImagingStudy, Observation } from '@medplum/fhirtypes';
 import { type BuildContext, buildImaging, buildLabReport, type LabItem } from '../common/fhir-builders';
 import { readSection } from '../common/sections';
+import type { MappedReport } from '../common/report-index';
 import type { OruObservation, OruReport } from './oru-parser';
 
 /**
@@ -8,11 +8,7 @@ import type { OruObservation, OruReport } from './oru-parser';
  * its Observations; imaging sections (RAD, CT, MR, US…) an ImagingStudy and a DiagnosticReport
  * whose `conclusion` is the impression and whose findings are a narrative Observation.
  */
-export interface MappedReport {
-  report: DiagnosticReport;
-  observations: Observation[];
-  study?: ImagingStudy;
-}
+export type { MappedReport };
 
 /** The local patient id of an ORU patient: the national id, else the first MR number. */
 export const oruPatientId = (r: OruReport): string => r.patient.nationalId ?? r.patient.mrns[0];
