@@ -26,6 +26,8 @@ export interface AccessTokenClaims {
   scope: string;
   roles: Role[];
   hospital?: string;
+  /** a person's session (OpenID Connect's `sid`): their tokens end with it */
+  sid?: string;
   extensions: {
     ihe_iua: {
       subject_id?: string;
@@ -33,6 +35,8 @@ export interface AccessTokenClaims {
       subject_role?: Coding[];
       purpose_of_use: Coding[];
     };
+    /** ours: the typed reason of a break-glass token (IUA has no claim for it) */
+    xzq_break_glass?: { reason: string };
   };
 }
 
@@ -49,10 +53,13 @@ export function accessTokenClaims(
     if (requester.user.name !== undefined) iua.subject_name = requester.user.name;
     if (requester.user.roles.length) iua.subject_role = requester.user.roles;
   }
+  const extensions: AccessTokenClaims['extensions'] = { ihe_iua: iua };
+  if (requester.breakGlassReason) extensions.xzq_break_glass = { reason: requester.breakGlassReason };
   return {
     iss: opts.issuer,
     aud: opts.issuer,
-    sub: requester.clientId,
+    // RFC 9068 §2.2: the resource owner when there is one (a signed-in person), else the client
+    sub: requester.username ?? requester.clientId,
     client_id: requester.clientId,
     iat: opts.nowSeconds,
     exp: opts.nowSeconds + opts.lifetimeSeconds,
@@ -60,7 +67,8 @@ export function accessTokenClaims(
     scope: requester.scopes.join(' '),
     roles: [...requester.roles],
     ...(requester.hospitalId ? { hospital: requester.hospitalId } : {}),
-    extensions: { ihe_iua: iua },
+    ...(requester.sessionId ? { sid: requester.sessionId } : {}),
+    extensions,
   };
 }
 
@@ -95,8 +103,11 @@ export function verifyAccessToken(jws: DecodedJws, key: AlgKey | undefined, opts
   if (typeof c.exp !== 'number' || c.exp <= opts.nowSeconds) return { ok: false, reason: 'expired' };
   const iua = (c.extensions as { ihe_iua?: Record<string, unknown> } | undefined)?.ihe_iua;
   const purpose = (iua?.purpose_of_use as Coding[] | undefined)?.[0]?.code;
+  const clientId = c.client_id ?? c.sub;
   if (
     typeof c.sub !== 'string' ||
+    typeof clientId !== 'string' ||
+    (c.sid !== undefined && typeof c.sid !== 'string') ||
     typeof c.jti !== 'string' ||
     typeof c.scope !== 'string' ||
     !isStringArray(c.roles) ||
@@ -107,13 +118,19 @@ export function verifyAccessToken(jws: DecodedJws, key: AlgKey | undefined, opts
     return { ok: false, reason: 'claims' };
   }
   const requester: Requester = {
-    clientId: c.sub,
+    clientId,
     roles: c.roles as Role[],
     scopes: c.scope ? c.scope.split(' ') : [],
     purposeOfUse: purpose,
     tokenId: c.jti,
   };
   if (typeof c.hospital === 'string') requester.hospitalId = c.hospital;
+  if (typeof c.sid === 'string') {
+    requester.sessionId = c.sid;
+    requester.username = c.sub;
+  }
+  const reason = (c.extensions as { xzq_break_glass?: { reason?: unknown } } | undefined)?.xzq_break_glass?.reason;
+  if (typeof reason === 'string') requester.breakGlassReason = reason;
   if (typeof iua?.subject_id === 'string') {
     requester.user = {
       id: iua.subject_id,

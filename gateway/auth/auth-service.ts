@@ -7,8 +7,14 @@ import { claimedClientId, clientRequester, CLOCK_SKEW_SECONDS, registerClients, 
 import { createJtiStore } from './jti-store';
 import { scopesAllow, scopesForRoles } from './scopes';
 import { createSigningKeyStore } from './signing-keys';
+import { keySourceOf } from './key-source';
 import { issueAccessToken, readForm } from './token-endpoint';
 import { OAuthError } from './oauth-error';
+import { registerApps } from './apps';
+import { createSessionStore } from './session-store';
+import { createSignIn } from './sign-in';
+import { createUserStore } from './user-store';
+import { createUserTokens } from './user-tokens';
 
 // RFC 6750 §2.1 b64token
 const BEARER_RE = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -23,9 +29,23 @@ const BEARER_RE = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 export function createAuthService(deps: ServiceDeps): AuthService {
   const { config, db, clock, log, metrics } = deps;
   const clients = registerClients(config.clients);
-  const keys = createSigningKeyStore({ db, clock, log, configKey: config.auth.signingKey as Record<string, unknown> | undefined });
+  const keys = createSigningKeyStore({ db, clock, log, source: keySourceOf(config, log) });
   const jtis = createJtiStore({ db, log, nowEpochSeconds: () => Math.floor(clock.now().getTime() / 1000) });
-  const endpointDeps = { config, clients, clock, log, metrics, jtis, keys };
+  const apps = registerApps(config);
+  const users = createUserStore(db);
+  const sessions = createSessionStore(db);
+  const userTokens = createUserTokens({ config, apps, users, sessions, keys, clock });
+  const signIn = createSignIn({ config, apps, users, sessions, clock, log, onAttempt: (result) => metrics.signIns.inc({ result }) });
+  const endpointDeps = { config, clients, clock, log, metrics, jtis, keys, userTokens };
+  /** a hospital system configured, or an app people sign in to */
+  const knownClient = (id: string) => clients.has(id) || apps.has(id);
+  /** A person's token is good only while their session is open: sign-out and disabling act at once. */
+  const sessionOpen = async (r: Requester) => {
+    if (r.sessionId && !(await sessions.isOpen(r.sessionId, clock.now()))) {
+      throw unauthorized('The session has ended; sign in again', 'session ended');
+    }
+    return r;
+  };
   const issuer = config.publicBaseUrl;
 
   const invalidToken = () => unauthorized('The bearer token is not valid', 'invalid token');
@@ -45,7 +65,7 @@ export function createAuthService(deps: ServiceDeps): AuthService {
       if (!m) throw invalidToken();
       const nowSeconds = Math.floor(clock.now().getTime() / 1000);
       const hit = verified.get(m[1]!);
-      if (hit && hit.exp > nowSeconds && keys.knownKey(hit.kid) === hit.key && clients.has(hit.requester.clientId)) return hit.requester;
+      if (hit && hit.exp > nowSeconds && keys.knownKey(hit.kid) === hit.key && knownClient(hit.requester.clientId)) return sessionOpen(hit.requester);
       const jws = decodeAccessToken(m[1]!);
       if (!jws) throw invalidToken();
       const kid = jws.header.kid as string;
@@ -56,7 +76,10 @@ export function createAuthService(deps: ServiceDeps): AuthService {
         throw invalidToken();
       }
       // A client removed from the configuration loses access at once, not when its tokens expire.
-      if (!clients.has(check.requester.clientId)) throw invalidToken();
+      if (!knownClient(check.requester.clientId)) throw invalidToken();
+      // Only the gateway signs, and only person tokens name a session; a client token naming one is forged.
+      if (check.requester.sessionId && !apps.has(check.requester.clientId)) throw invalidToken();
+      await sessionOpen(check.requester);
       if (verified.size >= VERIFIED_MAX) verified.clear();
       verified.set(m[1]!, { requester: Object.freeze(check.requester), exp: check.claims.exp as number, kid, key });
       return check.requester;
@@ -76,6 +99,13 @@ export function createAuthService(deps: ServiceDeps): AuthService {
         throw e;
       }
     },
+
+    async revokeToken(form: unknown) {
+      const raw = readForm(form);
+      return userTokens.revoke(raw);
+    },
+
+    signIn,
 
     async authenticateCdsClient(authorization: string | undefined, audiences: readonly string[]): Promise<Requester> {
       if (!authorization) throw unauthorized('A CDS client JWT is required (Authorization: Bearer)');

@@ -19,6 +19,7 @@ import { OAuthError } from './oauth-error';
 import { grantScopes } from './scopes';
 import type { SigningKeyStore } from './signing-keys';
 import { CLIENT_ASSERTION_TYPE, tokenEndpointUrl } from './smart-configuration';
+import { USER_GRANT_PARAMS, type UserTokens } from './user-tokens';
 
 /** What the token endpoint works with. */
 export interface TokenEndpointDeps {
@@ -29,11 +30,14 @@ export interface TokenEndpointDeps {
   metrics: Metrics;
   jtis: JtiStore;
   keys: SigningKeyStore;
+  /** the grants for people signed in to an app */
+  userTokens: UserTokens;
 }
 
 
-const FORM_PARAMS = ['grant_type', 'client_assertion_type', 'client_assertion', 'scope', 'client_id'] as const;
-type TokenForm = Partial<Record<(typeof FORM_PARAMS)[number], string>>;
+const FORM_PARAMS = ['grant_type', 'client_assertion_type', 'client_assertion', 'scope', 'client_id', 'token', ...USER_GRANT_PARAMS] as const;
+export type TokenForm = Partial<Record<(typeof FORM_PARAMS)[number], string>>;
+export const GRANT_TYPES = ['client_credentials', 'authorization_code', 'refresh_token'] as const;
 
 /** The token request's form parameters, each given once (RFC 6749 §3.2); throws OAuthError. */
 export function readForm(body: unknown): TokenForm {
@@ -57,8 +61,10 @@ export function readForm(body: unknown): TokenForm {
  */
 export async function issueAccessToken(form: TokenForm, deps: TokenEndpointDeps): Promise<IssuedToken> {
   if (form.grant_type === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
+  if (form.grant_type === 'authorization_code') return deps.userTokens.exchangeCode(form);
+  if (form.grant_type === 'refresh_token') return deps.userTokens.refresh(form);
   if (form.grant_type !== 'client_credentials') {
-    throw new OAuthError('unsupported_grant_type', 'grant_type must be client_credentials');
+    throw new OAuthError('unsupported_grant_type', `grant_type must be one of ${GRANT_TYPES.join(', ')}`);
   }
   if (form.client_assertion_type !== CLIENT_ASSERTION_TYPE) {
     throw new OAuthError('invalid_request', `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);

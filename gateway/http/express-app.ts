@@ -1,11 +1,13 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import { badRequest, methodNotAllowed, payloadTooLarge } from '../fhir/outcomes';
+import { consoleStatic } from './console-static';
 import { dispatcher, type HttpDeps } from './dispatch';
 import type { Route } from './route';
 
 /**
  * The HTTP layer, declared top to bottom in one place (STYLE.md §7):
- *   1. hardening (no fingerprinting, no caching of patient data)
+ *   1. hardening (no fingerprinting, no caching of patient data); the web console's static files
+ *      under /console/ (no patient data, not audited; console-static.ts)
  *   2. every route of the route table, most specific path first, through the one dispatcher
  *      (auth → handler → audit → respond)
  *   3. 405 for a known path with another method
@@ -23,6 +25,7 @@ export function createExpressApp(services: HttpDeps, routes: Route[]): Express {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     next();
   });
+  app.use(consoleStatic());
 
   const ordered = sortBySpecificity(routes);
   for (const route of ordered) {

@@ -33,7 +33,15 @@ export function authRoutes(auth: AuthService, config: GatewayConfig): Route[] {
         status: 200,
         contentType: 'application/json',
         headers: { ...NO_STORE },
-        body: { access_token: issued.accessToken, token_type: 'bearer', expires_in: issued.expiresIn, scope: issued.requester.scopes.join(' ') },
+        body: {
+          access_token: issued.accessToken,
+          token_type: 'bearer',
+          expires_in: issued.expiresIn,
+          scope: issued.requester.scopes.join(' '),
+          // people signed in to an app (docs/users.md §3): RFC 6749 §5.1 allows further members
+          ...(issued.refreshToken ? { refresh_token: issued.refreshToken } : {}),
+          ...(issued.user ? { user: issued.user } : {}),
+        },
       };
     } catch (e) {
       if (e instanceof OAuthError) return oauthErrorResponse(e);

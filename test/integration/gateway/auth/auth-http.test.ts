@@ -43,13 +43,21 @@ describe.each(testDatabases())('access control over HTTP on %s', (_name, open) =
   it('GET /.well-known/smart-configuration needs no token and names the token endpoint', async () => {
     const res = await request(gw.app).get('/.well-known/smart-configuration').expect(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
+    const base = TOKEN_URL.replace(/\/auth\/token$/, '');
     expect(res.body).toEqual({
+      issuer: base,
       token_endpoint: TOKEN_URL,
-      grant_types_supported: ['client_credentials'],
-      token_endpoint_auth_methods_supported: ['private_key_jwt'],
+      // people sign in to apps (docs/users.md): SMART App Launch, code + PKCE, refresh, revocation
+      authorization_endpoint: `${base}/auth/authorize`,
+      revocation_endpoint: `${base}/auth/revoke`,
+      jwks_uri: `${base}/.well-known/jwks.json`,
+      grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token'],
+      response_types_supported: ['code'],
+      code_challenge_methods_supported: ['S256'],
+      token_endpoint_auth_methods_supported: ['private_key_jwt', 'none'],
       token_endpoint_auth_signing_alg_values_supported: ['RS384', 'ES384'],
-      scopes_supported: expect.arrayContaining(['system/Patient.rs', 'system/Consent.cruds', 'system/AuditEvent.rs']),
-      capabilities: ['client-confidential-asymmetric'],
+      scopes_supported: expect.arrayContaining(['system/Patient.rs', 'system/Consent.cruds', 'system/AuditEvent.rs', 'user/Patient.rs']),
+      capabilities: ['client-confidential-asymmetric', 'launch-standalone', 'client-public', 'permission-v2'],
     });
   });
 
@@ -152,6 +160,7 @@ describe.each(testDatabases())('access control over HTTP on %s', (_name, open) =
       ['Consent create', 'POST', '/Consent', ['registrar'], { resourceType: 'Consent', status: 'active' }],
       ['AuditEvent search', 'GET', '/AuditEvent', ['auditor']],
       ['AuditEvent $verify', 'GET', '/AuditEvent/$verify', ['auditor']],
+      ['AuditEvent $checkpoints', 'GET', '/AuditEvent/$checkpoints', ['auditor']],
       ['metrics', 'GET', '/metrics', ['auditor', 'monitor']],
       ['$recognition', 'GET', '/Patient/unknown-patient/$recognition?item=CBC', ['clinician']],
       ['$recognition-stats', 'GET', '/$recognition-stats', ['auditor']],

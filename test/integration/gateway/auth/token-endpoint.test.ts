@@ -121,7 +121,9 @@ describe.each(testDatabases())('POST /auth/token on %s', (_name, open) => {
       ['an empty body', () => ({}), 400, 'invalid_request'],
       ['a body that is not a form', () => 'grant_type=client_credentials' as unknown as Record<string, unknown>, 400, 'invalid_request'],
       ['no grant_type', () => ({ ...tokenRequestForm(assertion(clinician)), grant_type: undefined }), 400, 'invalid_request'],
-      ['grant_type authorization_code', () => ({ ...tokenRequestForm(assertion(clinician)), grant_type: 'authorization_code' }), 400, 'unsupported_grant_type'],
+      // the grants of people signed in to an app (docs/users.md; tested in user-sign-in.test.ts) need their own parameters
+      ['grant_type authorization_code with an assertion and no code', () => ({ ...tokenRequestForm(assertion(clinician)), grant_type: 'authorization_code' }), 400, 'invalid_request'],
+      ['grant_type refresh_token with an assertion and no refresh token', () => ({ ...tokenRequestForm(assertion(clinician)), grant_type: 'refresh_token' }), 400, 'invalid_request'],
       ['grant_type password', () => ({ ...tokenRequestForm(assertion(clinician)), grant_type: 'password' }), 400, 'unsupported_grant_type'],
       ['no client_assertion_type', () => ({ ...tokenRequestForm(assertion(clinician)), client_assertion_type: undefined }), 400, 'invalid_request'],
       ['a SAML client_assertion_type', () => ({ ...tokenRequestForm(assertion(clinician)), client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer' }), 400, 'invalid_request'],

@@ -1,0 +1,96 @@
+import { useState } from 'preact/hooks';
+import { checkNationalId } from '../../model/national-id';
+import { useI18n } from '../context';
+import { Segmented } from '../common/segmented';
+
+export type PatientQuery = { kind: 'id'; nationalId: string } | { kind: 'name'; name: string; birthDate: string };
+
+/**
+ * Find a patient by national id (checked here first, check digit included) or by name and birth
+ * date. The form never submits to the address bar: the query goes to the API in a POST body.
+ */
+export function PatientSearch(props: { busy: boolean; onSearch: (q: PatientQuery) => void }) {
+  const { t } = useI18n();
+  const [mode, setMode] = useState<'id' | 'name'>('id');
+  const [nationalId, setNationalId] = useState('');
+  const [name, setName] = useState('');
+  const [birthDate, setBirthDate] = useState('');
+  const [problem, setProblem] = useState<string | undefined>();
+
+  const submit = (e: Event) => {
+    e.preventDefault();
+    if (mode === 'id') {
+      const checked = checkNationalId(nationalId);
+      if (!checked.ok) return setProblem(checked.problem === 'format' ? t('search.badId') : t('search.badCheckDigit'));
+      setProblem(undefined);
+      props.onSearch({ kind: 'id', nationalId: checked.id });
+    } else {
+      if (!name.trim() || !birthDate) return setProblem(t('search.nameRequired'));
+      setProblem(undefined);
+      props.onSearch({ kind: 'name', name: name.trim(), birthDate });
+    }
+  };
+
+  return (
+    <form class="card search-card" onSubmit={submit} method="post" autocomplete="off" aria-labelledby="patient-search-title" noValidate>
+      <h2 id="patient-search-title" class="card-title">
+        {t('search.title')}
+      </h2>
+      <Segmented
+        name="search-mode"
+        label={t('search.mode.label')}
+        options={[
+          { value: 'id', text: t('search.byId') },
+          { value: 'name', text: t('search.byName') },
+        ]}
+        value={mode}
+        onChange={(m) => {
+          setMode(m);
+          setProblem(undefined);
+        }}
+      />
+      <div class="form-row">
+        {mode === 'id' ? (
+          <div class="field field-wide">
+            <label for="national-id">{t('search.nationalId')}</label>
+            <input
+              id="national-id"
+              class="input input-mono"
+              inputMode="text"
+              maxLength={18}
+              spellcheck={false}
+              aria-describedby="national-id-hint"
+              aria-invalid={problem ? 'true' : undefined}
+              value={nationalId}
+              onInput={(e) => setNationalId((e.currentTarget as HTMLInputElement).value)}
+            />
+            <span id="national-id-hint" class="field-hint">
+              {t('search.nationalId.hint')}
+            </span>
+          </div>
+        ) : (
+          <>
+            <div class="field">
+              <label for="patient-name">{t('search.name')}</label>
+              <input id="patient-name" class="input" maxLength={40} value={name} onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} />
+            </div>
+            <div class="field">
+              <label for="patient-birth-date">{t('search.birthDate')}</label>
+              <input id="patient-birth-date" class="input" type="date" value={birthDate} onInput={(e) => setBirthDate((e.currentTarget as HTMLInputElement).value)} />
+            </div>
+          </>
+        )}
+        <div class="field field-action">
+          <button type="submit" class="btn btn-primary" disabled={props.busy}>
+            {props.busy ? t('search.searching') : t('search.submit')}
+          </button>
+        </div>
+      </div>
+      {problem && (
+        <p class="field-error" role="alert">
+          {problem}
+        </p>
+      )}
+    </form>
+  );
+}
