@@ -353,3 +353,41 @@ export function decideConsent(
   const j = judgeConsent(input);
   return { access: j.access, results: results.map((r) => j.judge(r)) };
 }
+
+/**
+ * One judgement for identities merged into one resident (docs/consent.md §13): each identity's
+ * consents are judged on their own, and where they differ the stricter holds. An identity with any
+ * active consent takes a position — also when none of its consents names this asker: "my city's
+ * hospitals only" is a position on every other hospital. One without abstains (a duplicate record
+ * made in error usually has none, and the policy default is not the resident's word). The access
+ * is permitted when every identity taking a position permits it, and each result is released only
+ * when every one of them releases it; when none takes a position, the survivor's judgement (the
+ * default, or break-glass) stands alone. Pure; the first entry is the survivor's.
+ */
+export function combineJudgements(identities: ReadonlyArray<{ judgement: ConsentJudgement; hasConsents: boolean }>): ConsentJudgement {
+  const positioned = identities.filter((i) => i.hasConsents).map((i) => i.judgement);
+  if (positioned.length === 0) return identities[0]!.judgement;
+  if (positioned.length === 1) return positioned[0]!;
+  const refusing = positioned.find((j) => !j.access.permit);
+  const access: AccessDecision = refusing
+    ? { ...refusing.access, consentIds: positioned.flatMap((j) => j.access.consentIds) }
+    : {
+        permit: true,
+        breakGlassOnly: positioned.some((j) => j.access.breakGlassOnly),
+        reason: positioned.find((j) => j.access.reason !== 'consent')?.access.reason ?? 'consent',
+        consentIds: positioned.flatMap((j) => j.access.consentIds),
+      };
+  return {
+    access,
+    judge(facts) {
+      let first: ResultDecision | undefined;
+      for (const j of positioned) {
+        const d = j.judge(facts);
+        if (!d.permit) return d;
+        if (d.breakGlass) first = d;
+        else first ??= d;
+      }
+      return first!;
+    },
+  };
+}

@@ -3,7 +3,7 @@ import type { PatientDirectory } from '../gateway/patient-index/contract';
 import type { ServiceDeps } from '../gateway/service-deps';
 import type { Requester } from '../gateway/context';
 import { forbidden } from '../gateway/fhir/outcomes';
-import { breakGlassEligible, compileConsents, judgeConsent, type ConsentPolicy, type ResultDecision } from './consent-decision';
+import { breakGlassEligible, combineJudgements, compileConsents, judgeConsent, type ConsentPolicy, type ResultDecision } from './consent-decision';
 import { createConsentRegistry, type ConsentRegistry } from './consent-registry';
 import { createConsentStore, type ConsentStore } from './consent-store';
 
@@ -35,9 +35,18 @@ export function createConsentService(deps: ServiceDeps & { patientIndex: Patient
   const registry = createConsentRegistry({ config, store, patientIndex, clock });
   const policy: ConsentPolicy = { default: config.consent.default, canonicalBase: config.canonicalBase };
 
+  // Merged identities answer together, and each one's consents count (combineJudgements): the group
+  // is read on every judgement like the consents themselves, so an unmerge holds at the next request.
   async function judged(patientId: string, requester: Requester) {
-    const consents = compileConsents(await store.activeFor(patientId), policy.canonicalBase);
-    return judgeConsent({ consents, requester, policy, now: clock.now() });
+    const group = await patientIndex.identityGroup(patientId);
+    const now = clock.now();
+    const judgements = await Promise.all(
+      group.map(async (id) => {
+        const consents = compileConsents(await store.activeFor(id), policy.canonicalBase);
+        return { judgement: judgeConsent({ consents, requester, policy, now }), hasConsents: consents.length > 0 };
+      }),
+    );
+    return combineJudgements(judgements);
   }
 
   async function gateFor(patientId: string, requester: Requester): Promise<ExplainingConsentGate> {

@@ -8,6 +8,9 @@ import { cdsHooksRoutes } from './http/routes/cds-hooks-routes';
 import { createConsentService, type GatewayConsentService } from '../consent/consent-service';
 import type { AuditService } from './audit/contract';
 import { createAuditService } from './audit/audit-service';
+import { createCheckpointService, type CheckpointService } from './audit/checkpoint-service';
+import { keySourceOf } from './auth/key-source';
+import { publicJwks } from './auth/signing-keys';
 import type { AuthService } from './auth/contract';
 import { createAuthService } from './auth/auth-service';
 import type { GatewayConfig, HospitalConfig } from './config';
@@ -19,12 +22,17 @@ import { RateLimiter } from './http/rate-limit';
 import type { Route } from './http/route';
 import { auditRoutes } from './http/routes/audit-routes';
 import { authRoutes } from './http/routes/auth-routes';
+import { jwksRoutes } from './http/routes/jwks-routes';
+import { signInRoutes } from './http/routes/sign-in-routes';
+import { accessReportRoutes } from './http/routes/access-report-routes';
 import { consentRoutes } from './http/routes/consent-routes';
 import { opsRoutes } from './http/routes/ops-routes';
 import { organizationRoutes } from './http/routes/organization-routes';
 import { patientRoutes } from './http/routes/patient-routes';
 import { recognitionRoutes } from './http/routes/recognition-routes';
 import { resultRoutes } from './http/routes/result-routes';
+import { dicomwebRoutes } from './http/routes/dicomweb-routes';
+import { createPacsClient } from './dicomweb/pacs-client';
 import { createLogger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
 import { migrate } from './migrations';
@@ -46,7 +54,7 @@ export interface GatewayOptions {
   db?: Db;
   circuit?: CircuitOptions;
   /** how hospitals' adapters are made (the default factory picks one per config `type`) */
-  adapterFactory?: (h: HospitalConfig, deps: { log: Logger; metrics: Metrics }) => HospitalAdapter;
+  adapterFactory?: (h: HospitalConfig, deps: { log: Logger; metrics: Metrics; canonicalBase: string }) => HospitalAdapter;
   /** the CDS Hooks answer budget (default 1 s) */
   hookBudgetMs?: number;
 }
@@ -74,6 +82,8 @@ export interface GatewayServices {
   metrics: Metrics;
   auth: AuthService;
   audit: AuditService;
+  /** signed, anchored checkpoints of the audit chain (docs/audit.md §3) */
+  checkpoints: CheckpointService;
   consent: GatewayConsentService;
   patientIndex: PatientIndex;
   recognition: Recognition;
@@ -115,7 +125,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const adapters: HospitalAdapter[] = [];
   const callers = new Map<string, HospitalCaller>();
   for (const h of config.hospitals) {
-    const adapter = makeAdapter(h, { log, metrics }); // the factory binds the hospital and adapter kind to the log
+    const adapter = makeAdapter(h, { log, metrics, canonicalBase: config.canonicalBase }); // the factory binds the hospital and adapter kind to the log
     adapters.push(adapter);
     callers.set(h.id, new HospitalCaller(h.id, adapter, h.timeoutMs ?? config.hospitalTimeoutMs, metrics, log, opts.circuit ?? DEFAULT_CIRCUIT));
   }
@@ -123,30 +133,52 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
 
   const patientIndex = createPatientIndex({ db, clock, log, callers: () => callers });
   const auth = createAuthService(deps);
-  await auth.init();
-  const consent = createConsentService({ ...deps, patientIndex });
   const audit = createAuditService(deps);
+  // private keys come from the key source, never the database: without one (or with a missing or
+  // loose key file) the gateway does not start, and says which setting (docs/auth.md §9)
+  const keySource = keySourceOf(config, log);
+  const checkpoints = createCheckpointService({ ...deps, audit, source: keySource });
+  try {
+    await auth.init();
+    await checkpoints.init();
+  } catch (e) {
+    await checkpoints.close();
+    await Promise.allSettled(adapters.map((a) => a.close()));
+    await closeReader(reader, db);
+    if (ownDb) await db.destroy();
+    throw e;
+  }
+  const consent = createConsentService({ ...deps, patientIndex });
   const recognition = createRecognitionRules(config, loadCatalog(config.catalog));
   const federation = createFederation({ callers, patientIndex, log });
-  const patientData = createPatientData({ config, clock, metrics, federation, patientIndex, consent, recognition });
+  // the hospitals' PACS (DICOMweb), held by the guarded patient data alone
+  const pacs = createPacsClient({
+    pacs: config.hospitals.flatMap((h) => (h.pacs ? [{ hospitalId: h.id, dicomweb: h.pacs.dicomweb, timeoutMs: h.pacs.timeoutMs ?? h.timeoutMs ?? config.hospitalTimeoutMs }] : [])),
+    log,
+  });
+  const patientData = createPatientData({ config, clock, metrics, federation, patientIndex, consent, recognition, pacs });
   const recognitionOps = createRecognitionOperations({ config, db, clock, rules: recognition, patientData });
   const codeMaps = await loadCodeMaps(config);
   const cdsHooks = createCdsHooks({ config, clock, db, rules: recognition, recognition: recognitionOps, codeMaps, budgetMs: opts.hookBudgetMs });
 
   const rateLimiter = config.rateLimit ? new RateLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst) : undefined;
   const routes: Route[] = [
-    ...opsRoutes({ config, db, metrics, hospitals: () => [...callers.values()].map((c) => c.health()), allRoutes: () => routes, version: VERSION }),
+    ...opsRoutes({ config, db, metrics, hospitals: () => [...callers.values()].map((c) => c.health()), allRoutes: () => routes, version: VERSION, auditCheckpoints: () => checkpoints.health() }),
     ...authRoutes(auth, config),
+    ...jwksRoutes({ jwks: () => publicJwks(reader, keySource!) }),
+    ...signInRoutes(auth, config),
     ...organizationRoutes({ config }),
     ...patientRoutes({ config, patientData }),
     ...resultRoutes({ config, patientData }),
     ...recognitionRoutes(recognitionOps),
     ...consentRoutes(consent.registry, config.publicBaseUrl),
-    ...auditRoutes({ reader, config }),
+    ...auditRoutes({ reader, config, identityGroup: (id) => patientData.identityGroup(id), checkpoints }),
     ...cdsHooksRoutes(cdsHooks),
+    ...dicomwebRoutes({ patientData }),
+    ...accessReportRoutes({ reader, config, clock, patientData, catalog: recognition.catalog }),
   ];
   const app = createExpressApp({ config, clock, log, metrics, auth, audit, rateLimiter }, routes);
-  const services: GatewayServices = { config, db, clock, log, metrics, auth, audit, consent, patientIndex, recognition, patientData, rateLimiter };
+  const services: GatewayServices = { config, db, clock, log, metrics, auth, audit, checkpoints, consent, patientIndex, recognition, patientData, rateLimiter };
 
   return {
     app,
@@ -154,7 +186,9 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     routes,
     async close() {
       await audit.close();
+      await checkpoints.close(); // the shutdown checkpoint, over everything the writer drained
       await Promise.allSettled(adapters.map((a) => a.close()));
+      pacs.close();
       await closeReader(reader, db);
       if (ownDb) await db.destroy();
     },

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { adapterConfigSchema, knexConfig, type AdapterConfig } from '../adapters/adapter-config';
+import { adapterConfigSchema, DEFAULT_CANONICAL_BASE, knexConfig, type AdapterConfig } from '../adapters/adapter-config';
 
 /**
  * The configuration file of API.md §2: validated once, frozen, the only place that reads
@@ -34,6 +34,15 @@ const hospitalSchema = z.strictObject({
   institutionCode: z.string().optional(),
   timeoutMs: z.number().int().min(50).max(120_000).optional(),
   adapter: adapterConfigSchema,
+  /** the hospital's PACS, whose images the gateway's DICOMweb proxy serves (docs/adapters.md "DICOMweb") */
+  pacs: z
+    .strictObject({
+      /** the PACS's DICOMweb base (QIDO-RS and WADO-RS below it: `<base>/studies`) */
+      dicomweb: z.url(),
+      /** deadline for the PACS to start answering, ms (default: the hospital's timeout) */
+      timeoutMs: z.number().int().min(50).max(120_000).optional(),
+    })
+    .optional(),
 });
 
 const jwk = z.object({ kty: z.string(), kid: z.string().optional() }).catchall(z.unknown());
@@ -46,8 +55,41 @@ const clientSchema = z.strictObject({
   jwks: z.strictObject({ keys: z.array(jwk).min(1) }),
 });
 
-/** the canonical base of the gateway's own definitions when the configuration names none */
-export const DEFAULT_CANONICAL_BASE = 'https://hie.xzq.example/fhir';
+/**
+ * A SMART app people sign in to (SMART App Launch: a public client with PKCE). The console
+ * (`xzq-console`, redirect `<publicBaseUrl>/console/`) is registered always; more may be named here.
+ * Redirect URIs are compared exactly (no prefix, no normalisation): nothing else is ever redirected to.
+ */
+const appSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9._-]{2,64}$/, 'must match [A-Za-z0-9._-]{2,64}'),
+  name: z.string().min(1),
+  redirectUris: z.array(z.url()).min(1),
+});
+
+/** The key source (gateway/auth/key-source.ts): private key files a KMS or HSM source could replace. */
+const keysSchema = z.strictObject({
+  /** the access-token signing keys, one `<kid>.private.jwk.json` each (mode 0600); the newest signs */
+  directory: z.string().min(1),
+  /** the audit checkpoint key, Ed25519 PKCS#8 PEM (mode 0600); default `<directory>/audit-checkpoint.private.pem` */
+  auditKey: z.string().min(1).optional(),
+  /** public PEMs of earlier checkpoint keys, so the checkpoints they signed still verify */
+  auditVerifyKeys: z.array(z.string().min(1)).default([]),
+  /** a key file or folder group or others may access: refuse to start (default) or only warn */
+  loosePermissions: z.enum(['refuse', 'warn']).default('refuse'),
+});
+
+const checkpointsSchema = z.strictObject({
+  /** one checkpoint per slot of this length (and one at shutdown) */
+  intervalSeconds: z.number().int().min(1).max(86_400).default(300),
+  /** the write-once copy outside the database: an append-only JSON-lines file */
+  anchor: z.discriminatedUnion('type', [z.strictObject({ type: z.literal('file'), path: z.string().min(1) })]),
+});
+
+/** the canonical base of the gateway's own definitions when the configuration names none (defined beside the adapter schema, which needs it too) */
+export { DEFAULT_CANONICAL_BASE };
+
+/** The console's client id: a public SMART app the gateway registers itself. */
+export const CONSOLE_APP_ID = 'xzq-console';
 
 export const configSchema = z
   .strictObject({
@@ -65,16 +107,34 @@ export const configSchema = z
       .strictObject({
         /** lifetime of access tokens, seconds (API.md §3: at most 300) */
         tokenLifetimeSeconds: z.number().int().min(30).max(300).default(300),
-        /** the gateway's signing key as a private JWK; generated and kept in the database when absent */
-        signingKey: jwk.optional(),
       })
       .default({ tokenLifetimeSeconds: 300 }),
+    /** where the gateway's private keys are (docs/auth.md §9): files, never the database; required to start */
+    keys: keysSchema.optional(),
     audit: z
       .strictObject({
         /** how long events are kept before they may be archived (never deleted through the API) */
         retentionDays: z.number().int().min(1095).default(1095),
+        /** signed checkpoints of the chain head, anchored outside the database (docs/audit.md §3); required to start */
+        checkpoints: checkpointsSchema.optional(),
       })
       .default({ retentionDays: 1095 }),
+    /** registered SMART apps for people, beside the built-in console (docs/users.md) */
+    apps: z.array(appSchema).default([]),
+    /** user sign-in (docs/users.md): lock-out and session lifetimes */
+    signIn: z
+      .strictObject({
+        /** consecutive failed passwords that lock an account */
+        maxFailures: z.number().int().min(3).max(20).default(5),
+        lockMinutes: z.number().int().min(1).max(1440).default(15),
+        /** a session without a token refresh for this long has ended */
+        sessionIdleMinutes: z.number().int().min(5).max(240).default(30),
+        /** a session ends this long after sign-in, whatever its use */
+        sessionMaxHours: z.number().int().min(1).max(24).default(8),
+        /** failed sign-ins from one address per 15 minutes before it is refused for a while (per instance) */
+        maxFailuresPerAddress: z.number().int().min(5).max(1000).default(30),
+      })
+      .default({ maxFailures: 5, lockMinutes: 15, sessionIdleMinutes: 30, sessionMaxHours: 8, maxFailuresPerAddress: 30 }),
     /** per-client request rate limit (429 with Retry-After beyond it); absent = no limit */
     rateLimit: z
       .strictObject({ requestsPerSecond: z.number().positive(), burst: z.number().int().min(1) })
@@ -88,7 +148,11 @@ export const configSchema = z
       if (ids.has(h.id)) ctx.addIssue({ code: 'custom', path: ['hospitals', i, 'id'], message: `duplicate hospital id ${h.id}` });
       ids.add(h.id);
     });
-    const clientIds = new Set<string>();
+    const clientIds = new Set<string>([CONSOLE_APP_ID]);
+    cfg.apps.forEach((a, i) => {
+      if (clientIds.has(a.id)) ctx.addIssue({ code: 'custom', path: ['apps', i, 'id'], message: `duplicate client id ${a.id}` });
+      clientIds.add(a.id);
+    });
     cfg.clients.forEach((c, i) => {
       if (clientIds.has(c.id)) ctx.addIssue({ code: 'custom', path: ['clients', i, 'id'], message: `duplicate client id ${c.id}` });
       clientIds.add(c.id);
@@ -104,6 +168,7 @@ export const configSchema = z
 export type GatewayConfig = Readonly<z.output<typeof configSchema>>;
 export type HospitalConfig = GatewayConfig['hospitals'][number];
 export type ClientConfig = GatewayConfig['clients'][number];
+export type AppConfig = GatewayConfig['apps'][number];
 export type { AdapterConfig };
 export type Role = (typeof ROLES)[number];
 export type Grade = (typeof GRADES)[number];
@@ -154,10 +219,12 @@ export function parseConfig(raw: unknown, opts: { baseDir?: string; env?: NodeJS
     const codeMap = a.codeMap ? abs(a.codeMap) : undefined;
     const adapter =
       a.type === 'hl7v2'
-        ? { ...a, inbox: abs(a.inbox), codeMap }
+        ? { ...a, inbox: abs(a.inbox), codeMap, ...(a.mllp?.tls ? { mllp: { ...a.mllp, tls: { ...a.mllp.tls, key: abs(a.mllp.tls.key), cert: abs(a.mllp.tls.cert), ca: a.mllp.tls.ca && abs(a.mllp.tls.ca) } } } : {}) }
         : a.type === 'sql'
           ? { ...a, connection: resolveDb(a.connection) as typeof a.connection, codeMap }
-          : { ...a, codeMap };
+          : a.type === 'cda'
+            ? { ...a, documents: abs(a.documents), codeMap }
+            : { ...a, codeMap };
     return { ...h, adapter };
   });
   const out = {
@@ -165,6 +232,16 @@ export function parseConfig(raw: unknown, opts: { baseDir?: string; env?: NodeJS
     database: database as GatewayConfig['database'],
     catalog: cfg.catalog ? abs(cfg.catalog) : undefined,
     hospitals,
+    keys: cfg.keys && {
+      ...cfg.keys,
+      directory: abs(cfg.keys.directory),
+      auditKey: abs(cfg.keys.auditKey ?? path.join(cfg.keys.directory, 'audit-checkpoint.private.pem')),
+      auditVerifyKeys: cfg.keys.auditVerifyKeys.map(abs),
+    },
+    audit: {
+      ...cfg.audit,
+      checkpoints: cfg.audit.checkpoints && { ...cfg.audit.checkpoints, anchor: { ...cfg.audit.checkpoints.anchor, path: abs(cfg.audit.checkpoints.anchor.path) } },
+    },
   };
   return deepFreeze(out) as GatewayConfig;
 }

@@ -18,6 +18,12 @@ export interface Requester {
   purposeOfUse: string;
   /** the access token's jti, for the audit trail */
   tokenId?: string;
+  /** a person signed in to an app (docs/users.md): their session, checked open on every request */
+  sessionId?: string;
+  /** the account name of that person */
+  username?: string;
+  /** the reason the person typed when they chose break-glass (ETREAT/BTG) */
+  breakGlassReason?: string;
 }
 
 export const BREAK_GLASS_PURPOSES = new Set(['ETREAT', 'BTG']);
@@ -38,8 +44,14 @@ export class AccessRecord {
   readonly hospitalsReturned = new Set<string>();
   /** set when break-glass let the request through where consent alone would not have */
   breakGlass = false;
+  /** catalogue items of the results released (codes, never values) */
+  readonly items = new Set<string>();
   /** consent withheld some results */
   suppressed = false;
+  /** why the asker changed something (a merge, an unmerge): the audit record keeps it */
+  reason?: string;
+  /** a sign-in or sign-out (docs/users.md): the account name tried and what came of it */
+  signIn?: { username: string; result: string };
   /** the FHIR interaction or operation (`search-type`, `read`, `create`, `update`, `$verify`, …) */
   interaction = 'unknown';
   resourceType?: string;

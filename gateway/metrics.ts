@@ -54,9 +54,48 @@ export function createMetrics() {
       help: 'Audit writes that failed (the request was refused with 503)',
       registers: [registry],
     }),
+    auditCheckpoints: new Counter({
+      name: 'xzq_audit_checkpoints_total',
+      help: 'Signed audit checkpoints this instance made, by kind (interval, shutdown)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    auditCheckpointFailures: new Counter({
+      name: 'xzq_audit_checkpoint_failures_total',
+      help: 'Checkpoints that could not be made (stage checkpoint) or copied to the anchor (stage anchor); the next checkpoint retries',
+      labelNames: ['stage'] as const,
+      registers: [registry],
+    }),
+    auditCheckpointsUnanchored: new Gauge({
+      name: 'xzq_audit_checkpoints_unanchored',
+      help: 'Checkpoints in the database this instance has not yet copied to its anchor',
+      registers: [registry],
+    }),
+    auditCheckpointAlarm: new Gauge({
+      name: 'xzq_audit_checkpoint_alarm',
+      help: '1 when the database no longer agrees with the checkpoints (chain rewritten, rolled back, checkpoint altered): no new checkpoint is signed; run $verify',
+      registers: [registry],
+    }),
+    auditLastCheckpoint: new Gauge({
+      name: 'xzq_audit_last_checkpoint_timestamp_seconds',
+      help: 'When the newest checkpoint this instance saw stored was made',
+      registers: [registry],
+    }),
     hl7FilesRejected: new Counter({
       name: 'xzq_hl7v2_files_rejected_total',
       help: 'HL7 v2 files that did not parse and were skipped',
+      labelNames: ['hospital'] as const,
+      registers: [registry],
+    }),
+    mllpMessages: new Counter({
+      name: 'xzq_mllp_messages_total',
+      help: 'HL7 v2 messages received over MLLP, by the acknowledgement they got (AA, AE, AR, duplicate)',
+      labelNames: ['hospital', 'outcome'] as const,
+      registers: [registry],
+    }),
+    cdaDocumentsRejected: new Counter({
+      name: 'xzq_cda_documents_rejected_total',
+      help: 'CDA documents that were not usable and were skipped',
       labelNames: ['hospital'] as const,
       registers: [registry],
     }),
@@ -69,6 +108,12 @@ export function createMetrics() {
       name: 'xzq_tokens_refused_total',
       help: 'Token requests refused by OAuth error',
       labelNames: ['error'] as const,
+      registers: [registry],
+    }),
+    signIns: new Counter({
+      name: 'xzq_sign_ins_total',
+      help: 'Sign-in attempts of people at the authorization endpoint, by result (docs/users.md §5): a rise in failures is guessing',
+      labelNames: ['result'] as const,
       registers: [registry],
     }),
     patientDataAccess: new Counter({

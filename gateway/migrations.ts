@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 import type { Db } from './storage/db';
 import type { Migration } from './storage/migration';
-import { patientIndexMigration } from './patient-index/migration';
-import { authMigration } from './auth/migration';
+import { patientIndexMigration, patientMergeMigration } from './patient-index/migration';
+import { authMigration, usersMigration } from './auth/migration';
 import { consentMigration } from '../consent/migration';
-import { auditChainTriggerMigration, auditMigration } from './audit/migration';
+import { auditChainTriggerMigration, auditMigration, checkpointsMigration } from './audit/migration';
 import { recognitionMigration } from './recognition/migration';
 import { cdsCardsMigration } from './cds-hooks/migration';
 
@@ -17,6 +17,9 @@ export const migrations: Migration[] = [
   recognitionMigration,
   auditChainTriggerMigration,
   cdsCardsMigration,
+  usersMigration,
+  checkpointsMigration,
+  patientMergeMigration,
 ];
 
 /** Apply every migration (idempotent; safe when several instances start together on PostgreSQL). */

@@ -31,6 +31,8 @@ export const BALP_ENTITY_TYPE_SYSTEM = 'https://profiles.ihe.net/ITI/BALP/CodeSy
 export const GATEWAY_OPERATION_PATH = '/CodeSystem/gateway-operation';
 export const CLIENT_ID_PATH = '/sid/client-id';
 export const SUBJECT_ID_PATH = '/sid/subject-id';
+/** account names of people who sign in (docs/users.md) */
+export const USERNAME_PATH = '/sid/username';
 export const GATEWAY_ID_PATH = '/sid/gateway';
 
 /** The raw request recorded in the query entity is cut at this many bytes before base64. */
@@ -122,6 +124,17 @@ export function interactionFor(entry: Pick<AuditEntry, 'route' | 'req'>): string
     default:
       return 'operation';
   }
+}
+
+/**
+ * A sign-in or sign-out (docs/users.md §5) is DICOM's User Authentication event (110114) with
+ * Login (110122) or Logout (110123), as IHE ATNA records them; everything else is a RESTful event.
+ */
+function typeAndSubtype(interaction: string, canonicalBase: string): Pick<AuditEvent, 'type' | 'subtype'> {
+  if (interaction === 'login' || interaction === 'logout') {
+    return { type: code(DICOM_SYSTEM, '110114'), subtype: [code(DICOM_SYSTEM, interaction === 'login' ? '110122' : '110123')] };
+  }
+  return { type: code(AUDIT_EVENT_TYPE_SYSTEM, 'rest'), subtype: subtypeCodings(interaction, canonicalBase) };
 }
 
 /** The subtype codings: a restful interaction, or `operation` plus the operation's name. */
@@ -231,6 +244,18 @@ export function buildAuditEvents(entry: AuditEntry, ctx: AuditBuildContext): Bui
   const purposeConcepts: CodeableConcept[] = [];
   if (purpose) purposeConcepts.push(concept(code(ACT_REASON_SYSTEM, purpose)));
   if (record.breakGlass && purpose !== 'BTG') purposeConcepts.push(concept(code(ACT_REASON_SYSTEM, 'BTG')));
+  // The reason a person typed for break-glass travels with the purpose it explains.
+  const reason = requester?.breakGlassReason ? cleanString(requester.breakGlassReason, 500) : undefined;
+  if (reason) for (const c of purposeConcepts) if (c.coding?.[0]?.code === purpose) c.text = reason;
+  if (!user && record.signIn) {
+    // A failed sign-in names the account that was tried, marked as not authenticated.
+    agents.push({
+      type: concept(code(PARTICIPATION_TYPE_SYSTEM, 'IRCP')),
+      who: { identifier: { system: ctx.canonicalBase + USERNAME_PATH, value: cleanString(record.signIn.username, 64) } },
+      name: `${cleanString(record.signIn.username, 64)} (claimed, not authenticated)`,
+      requestor: true,
+    });
+  }
   if (user) {
     const person: AuditEventAgent = {
       type: concept(code(PARTICIPATION_TYPE_SYSTEM, 'IRCP')),
@@ -260,6 +285,11 @@ export function buildAuditEvents(entry: AuditEntry, ctx: AuditBuildContext): Bui
   const transactionDetails: NonNullable<AuditEventEntity['detail']> = [];
   if (record.breakGlass) transactionDetails.push({ type: 'breakGlass', valueString: 'true' });
   if (record.suppressed) transactionDetails.push({ type: 'consentSuppressed', valueString: 'true' });
+  if (reason) transactionDetails.push({ type: 'breakGlassReason', valueString: reason });
+  if (record.signIn) transactionDetails.push({ type: 'signIn', valueString: cleanString(record.signIn.result, 32) });
+  if (record.items.size) transactionDetails.push({ type: 'items', valueString: cleanString([...record.items].sort().join(','), 500) });
+  if (record.reason) transactionDetails.push({ type: 'reason', valueString: cleanString(record.reason, 500) });
+  if (requester?.username) transactionDetails.push({ type: 'username', valueString: cleanString(requester.username, 64) });
   const transaction: AuditEventEntity = {
     what: { identifier: { value: cleanString(record.requestId, 64) } },
     type: code(BALP_ENTITY_TYPE_SYSTEM, 'XrequestId'),
@@ -297,8 +327,7 @@ export function buildAuditEvents(entry: AuditEntry, ctx: AuditBuildContext): Bui
     const resource: AuditEvent = {
       resourceType: 'AuditEvent',
       id,
-      type: code(AUDIT_EVENT_TYPE_SYSTEM, 'rest'),
-      subtype: subtypeCodings(interaction, ctx.canonicalBase),
+      ...typeAndSubtype(interaction, ctx.canonicalBase),
       action: actionFor(interaction),
       recorded,
       outcome,

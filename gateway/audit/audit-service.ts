@@ -9,6 +9,7 @@ import { appendRows } from './audit-store';
 import { GroupCommitWriter } from './group-commit';
 import { storedJson, type AuditRowContent } from './hash-chain';
 import { errorForLog } from '../log-safe';
+import { registerApps } from '../auth/apps';
 
 /**
  * The audit trail (API.md §7): every answered request becomes IHE BALP AuditEvents, chained and
@@ -23,7 +24,8 @@ export interface AuditServiceOptions {
 
 /** The lookups the event builder needs, from the configuration. */
 export function auditBuildContext(config: GatewayConfig): AuditBuildContext {
-  const clients = new Map(config.clients.map((c) => [c.id, c]));
+  const clients = new Map<string, { name?: string; hospital?: string }>(config.clients.map((c) => [c.id, c]));
+  for (const app of registerApps(config).values()) clients.set(app.id, { name: app.name });
   const hospitals = new Map(config.hospitals.map((h) => [h.id, h]));
   return {
     canonicalBase: config.canonicalBase,
@@ -79,6 +81,7 @@ export function createAuditService(deps: ServiceDeps, opts: AuditServiceOptions 
         throw serviceUnavailable('The audit record could not be stored', 'audit-unavailable');
       }
     },
+    lastCommittedHead: () => lastHead,
     async close(): Promise<void> {
       closed = true;
       await writer.idle();

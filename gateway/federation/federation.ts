@@ -54,7 +54,18 @@ export function createFederation(deps: { callers: ReadonlyMap<string, HospitalCa
     pending?: Promise<LocalPatient | null>,
   ): Promise<HospitalAnswer | null> {
     const hospitalId = caller.hospitalId;
-    const known = patient.links.find((l) => l.hospitalId === hospitalId);
+    // a link without a local id is a fed record number (docs/patient-data.md §6): the hospital is asked who the resident is
+    const links = patient.links.filter((l) => l.hospitalId === hospitalId && l.localId);
+    const known = links[0];
+    if (links.length > 1) {
+      // Merged identities (docs/patient-data.md §5): the hospital holds a record for each; all are asked.
+      return caller.call('results', async (adapter, opts) => {
+        const each = await Promise.all(links.map((l) => adapter.fetchResults({ localId: l.localId, mrns: l.mrns }, types, opts)));
+        const results: HospitalAnswer['results'] = {};
+        for (const r of each) for (const [type, list] of Object.entries(r) as Array<[ResultType, NonNullable<(typeof r)[ResultType]>]>) (results[type] ??= [] as never[]).push(...(list as never[]));
+        return { hospitalId, results };
+      });
+    }
     if (pending && !known) {
       // The index is still asking this hospital who the resident is: wait for that answer (within
       // its deadline) rather than ask again, so a slow hospital costs one timeout, not two.

@@ -38,6 +38,7 @@ export const ERRORS = {
   'invalid-body': { status: 400, severity: 'error', issue: 'invalid', text: 'The body of an operation is not a FHIR Parameters resource with named parameters' },
   'invalid-date': { status: 400, severity: 'error', issue: 'invalid', text: 'A date or dateTime parameter is malformed: not a real date, a missing time or zone, or an unsupported prefix' },
   'date-in-future': { status: 400, severity: 'error', issue: 'invalid', text: 'A date that must be in the past is in the future' },
+  'period-beyond-retention': { status: 400, severity: 'error', issue: 'invalid', text: 'An access report period that starts before the audit retention window (`audit.retentionDays`): older events may be archived, so the report could not be complete' },
   'invalid-period': { status: 400, severity: 'error', issue: 'invalid', text: 'A period whose start (`from`) is not before its end (`to`)' },
   'bad-count': { status: 400, severity: 'error', issue: 'invalid', text: '`_count` is not a whole number from 1 to the page maximum' },
   'patient-required': {
@@ -49,10 +50,10 @@ export const ERRORS = {
   },
   'identifier-required': { status: 400, severity: 'error', issue: 'invalid', text: 'A patient identifier (`identifier`, `sourceIdentifier`) is required' },
   'item-required': { status: 400, severity: 'error', issue: 'invalid', text: 'At least one recognition catalog `item` is required' },
-  'unknown-system': { status: 400, severity: 'error', issue: 'invalid', text: "An identifier system that is neither the national id nor a member hospital's record number system" },
-  'national-id-format': { status: 400, severity: 'error', issue: 'invalid', text: 'A national id that is not 17 digits and a check character' },
-  'national-id-birth-date': { status: 400, severity: 'error', issue: 'invalid', text: 'A national id whose birth date is not a real date' },
-  'national-id-check-digit': { status: 400, severity: 'error', issue: 'invalid', text: 'A national id whose check character is wrong' },
+  'unknown-system': { status: 400, alsoStatus: [422], severity: 'error', issue: 'invalid', text: "An identifier system that is neither the national id nor a member hospital's record number system (400 in a parameter, 422 in a fed Patient)" },
+  'national-id-format': { status: 400, alsoStatus: [422], severity: 'error', issue: 'invalid', text: 'A national id that is not 17 digits and a check character (400 in a parameter, 422 in a fed Patient)' },
+  'national-id-birth-date': { status: 400, alsoStatus: [422], severity: 'error', issue: 'invalid', text: 'A national id whose birth date is not a real date (400 in a parameter, 422 in a fed Patient)' },
+  'national-id-check-digit': { status: 400, alsoStatus: [422], severity: 'error', issue: 'invalid', text: 'A national id whose check character is wrong (400 in a parameter, 422 in a fed Patient)' },
   'unknown-hospital': { status: 400, severity: 'error', issue: 'invalid', text: 'A hospital id that is not a member hospital' },
   'unknown-item': { status: 400, severity: 'error', issue: 'invalid', text: 'A recognition catalog item code the catalog does not have' },
   'invalid-reference': { status: 400, severity: 'error', issue: 'invalid', text: 'A reference that is not to a result (DiagnosticReport, Observation or ImagingStudy)' },
@@ -63,6 +64,7 @@ export const ERRORS = {
   'note-required': { status: 400, severity: 'error', issue: 'invalid', text: 'Reason `other` without a note saying what it was' },
   'note-too-long': { status: 400, severity: 'error', issue: 'invalid', text: 'A note longer than the maximum length' },
   'id-mismatch': { status: 400, severity: 'error', issue: 'invalid', text: 'The id in the body differs from the id in the URL' },
+  'invalid-dicom-uid': { status: 400, severity: 'error', issue: 'invalid', text: 'A DICOMweb path whose study, series or instance UID, or frame list, is not a DICOM UID (digits and dots, at most 64), or that is not a supported WADO-RS path' },
 
   // 401: no usable token (always with `WWW-Authenticate: Bearer`).
   unauthorized: { status: 401, severity: 'error', issue: 'login', text: 'No bearer token, or one that is expired, forged, for another audience or of a removed client' },
@@ -76,6 +78,8 @@ export const ERRORS = {
   'registrar-hospital-required': { status: 403, severity: 'error', issue: 'forbidden', text: "Consents are recorded only by a member hospital's registrar" },
   'hospital-required': { status: 403, severity: 'error', issue: 'forbidden', text: "The operation is made only by a member hospital's clinicians" },
   'foreign-hospital': { status: 403, severity: 'error', issue: 'forbidden', text: "A recognition decision that names a requesting hospital (`requestingHospital` or `hospital`, in the body or the query) other than the token's: decisions are recorded for the caller's own hospital only" },
+  'not-own-resident': { status: 403, severity: 'error', issue: 'forbidden', text: "`Patient/$merge`, `$unmerge` or `$access-report` by a registrar for residents without a record at the registrar's hospital" },
+  'foreign-mrn': { status: 403, severity: 'error', issue: 'forbidden', text: "An identity feed with a record number of another hospital: each hospital feeds its own" },
   'foreign-organization': { status: 403, severity: 'error', issue: 'forbidden', text: "A Consent whose `organization` names a hospital other than the registrar's" },
   'foreign-consent': { status: 403, severity: 'error', issue: 'forbidden', text: 'A change to a consent another hospital recorded' },
   'not-registrar-patient': { status: 403, severity: 'error', issue: 'forbidden', text: "A consent recorded for a resident who has no identity at the registrar's hospital" },
@@ -88,6 +92,8 @@ export const ERRORS = {
   // 405, 406, 412, 413, 415
   'method-not-allowed': { status: 405, severity: 'error', issue: 'not-supported', text: 'The endpoint does not support the method (e.g. DELETE of a consent, writes of AuditEvents)' },
   'not-acceptable': { status: 406, severity: 'error', issue: 'not-supported', text: 'The `Accept` header asks for a format the gateway does not produce' },
+  'duplicate-mrn': { status: 409, severity: 'error', issue: 'conflict', text: "An identity feed naming a record number that the hospital already uses for another resident" },
+  'identity-conflict': { status: 409, severity: 'error', issue: 'conflict', text: 'An identity feed that would give a resident a national id another regional patient already has: merge the two (`Patient/$merge`)' },
   'version-conflict': { status: 412, severity: 'error', issue: 'conflict', text: 'The `If-Match` version is not the current one: read again and resend' },
   'payload-too-large': { status: 413, severity: 'error', issue: 'too-long', text: 'The request body exceeds 1 MiB' },
   'unsupported-media-type': { status: 415, severity: 'error', issue: 'not-supported', text: 'A body in a media type the endpoint does not read' },
@@ -96,7 +102,10 @@ export const ERRORS = {
   'invalid-resource': { status: 422, severity: 'error', issue: 'invalid', text: 'The resource is not valid FHIR R4 (the general 422)' },
   'not-a-consent': { status: 422, severity: 'error', issue: 'structure', text: 'The body posted to /Consent is not a Consent resource' },
   'invalid-consent': { status: 422, severity: 'error', issue: 'invalid', text: "A Consent that is not valid R4 or does not fit the gateway's consent model (each problem an issue)" },
-  'unknown-patient': { status: 422, severity: 'error', issue: 'value', text: 'A Consent for a patient the regional index does not know' },
+  'unknown-patient': { status: 422, severity: 'error', issue: 'value', text: 'A Consent, `$merge` or `$unmerge` for a patient the regional index does not know' },
+  'merge-into-self': { status: 422, severity: 'error', issue: 'business-rule', text: '`Patient/$merge` with the same patient as source and target' },
+  'patient-merged': { status: 422, severity: 'error', issue: 'business-rule', text: '`Patient/$merge` of a source that is merged already, or into a target that is merged into another (merge into the survivor); also what prevents cycles' },
+  'not-merged': { status: 422, severity: 'error', issue: 'business-rule', text: '`Patient/$unmerge` of a patient that is not merged' },
   'patient-changed': { status: 422, severity: 'error', issue: 'value', text: "An update that changes a consent's patient" },
   'root-not-permit': { status: 422, severity: 'error', issue: 'value', text: 'A Consent whose root provision is not of type `permit`' },
   'period-reversed': { status: 422, severity: 'error', issue: 'value', text: 'A period or data period whose start is after its end' },
@@ -114,7 +123,11 @@ export const ERRORS = {
   'too-many-requests': { status: 429, severity: 'error', issue: 'throttled', text: 'The client exceeded its request rate; retry after `Retry-After` seconds' },
   'internal-error': { status: 500, severity: 'error', issue: 'exception', text: 'An unexpected error; the cause is logged, never returned' },
 
+  // 502: an upstream the gateway proxies (a hospital's PACS) failed to answer.
+  'pacs-unavailable': { status: 502, severity: 'error', issue: 'transient', text: "A hospital's PACS refused the connection, failed (5xx) or did not answer within its timeout; no image data was returned" },
+
   // 503: the gateway or a hospital cannot answer now.
+  'report-font-missing': { status: 503, severity: 'error', issue: 'exception', text: 'The PDF access report cannot be made: the CJK font it needs (`fonts-noto-cjk`) is not installed; the JSON report works' },
   unavailable: { status: 503, severity: 'error', issue: 'transient', text: 'A service the request needs is temporarily unavailable (the general 503)' },
   'audit-unavailable': { status: 503, severity: 'error', issue: 'transient', text: 'The access could not be recorded in the audit trail, so no data is returned' },
   'hospital-timeout': { status: 503, severity: 'error', issue: 'timeout', partial: 'warning', text: 'A hospital did not answer in time' },

@@ -115,6 +115,7 @@ export const forbidden = (text = 'Access denied', errorCode: CodeWithStatus<403>
 export const notFound = (text = 'Resource not found', errorCode: CodeWithStatus<404> = 'not-found') =>
   err(404, errorCode, text);
 export const methodNotAllowed = (text: string) => err(405, 'method-not-allowed', text);
+export const conflict = (text: string, errorCode: CodeWithStatus<409>) => err(409, errorCode, text);
 export const notAcceptable = (text: string) => err(406, 'not-acceptable', text);
 export const payloadTooLarge = (limit: string) =>
   err(413, 'payload-too-large', `Request body exceeds ${limit}`);
@@ -127,6 +128,8 @@ export const tooManyRequests = (retryAfterSeconds: number) =>
   });
 export const serviceUnavailable = (text: string, errorCode: CodeWithStatus<503> = 'unavailable') =>
   err(503, errorCode, text);
+/** 502: an upstream the gateway proxies (a hospital's PACS) did not answer usably. */
+export const badGateway = (text: string, errorCode: CodeWithStatus<502> = 'pacs-unavailable') => err(502, errorCode, text);
 /** 500 with no detail: the cause is logged (without patient data), never returned. */
 export const serverError = () => err(500, 'internal-error', 'Internal error');
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { Request, RequestHandler, Response } from 'express';
 import { AccessRecord } from '../context';
 import { notFound, serverError, serviceUnavailable } from '../fhir/outcomes';
@@ -46,7 +47,8 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
       refuseNul(fr.query, fr.params);
       if (route.access.kind === 'token') {
         fr.requester = await auth.authenticate(req.headers.authorization);
-        limiter?.take(fr.requester.clientId);
+        // People share their app's client id: each person has their own allowance.
+        limiter?.take(fr.requester.username ? `${fr.requester.clientId}/${fr.requester.username}` : fr.requester.clientId);
         auth.authorize(fr.requester, route.access);
       } else if (route.access.kind === 'cds-client') {
         const service = `${config.publicBaseUrl.replace(/\/+$/, '')}/cds-services/${encodeURIComponent(fr.params.id ?? '')}`;
@@ -119,6 +121,7 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
       await recorded;
     } catch (e) {
       log.error({ requestId, err: errorForLog(e) }, 'audit write failed');
+      if (prepared.body instanceof Readable) prepared.body.destroy(); // a stream (DICOMweb) is never sent unaudited
       const refused = errorResponse(
         serviceUnavailable('The access could not be recorded in the audit trail; no data was returned', 'audit-unavailable'),
         log,

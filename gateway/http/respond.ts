@@ -2,7 +2,8 @@ import type { Response } from 'express';
 import type { Logger } from 'pino';
 import { ERROR_CODE_SYSTEM_PATH, isOperationOutcomeError, safeOutcome, serverError } from '../fhir/outcomes';
 import { safeHeaderValue } from '../fhir/fhir-string';
-import type { FhirResponse } from './route';
+import { Readable, pipeline } from 'node:stream';
+import { isStreamBody, type FhirResponse } from './route';
 import { errorForLog } from '../log-safe';
 import { jsonBytes, jsonBytesYielding } from './json-bytes';
 
@@ -28,17 +29,18 @@ export function errorResponse(e: unknown, log: Logger, canonicalBase: string, re
   return { status: err.status, body: outcome, headers: err.headers };
 }
 
-/** An answer ready for the wire: status, headers and the body's bytes. */
+/** An answer ready for the wire: status, headers and the body's bytes (or its stream, passed through). */
 export interface PreparedResponse {
   status: number;
   headers: Record<string, string>;
-  body: Buffer | string;
+  body: Buffer | string | Readable;
 }
 
 /** Serialise a handler's answer (unaudited answers and the OperationOutcomes of failures). */
 export function prepare(r: FhirResponse): PreparedResponse {
-  if (typeof r.body === 'string') return prepared(r, r.body);
-  return prepared(r, jsonBytes(r.body));
+  if (typeof r.body === 'string' || Buffer.isBuffer(r.body)) return prepared(r, r.body);
+  if (isStreamBody(r.body)) return prepared(r, r.body.stream);
+  return prepared(r, jsonBytes(r.body as Record<string, unknown>));
 }
 
 /**
@@ -47,13 +49,14 @@ export function prepare(r: FhirResponse): PreparedResponse {
  * commit and the answer's object graph is garbage before the wait.
  */
 export async function prepareYielding(r: FhirResponse): Promise<PreparedResponse> {
-  if (typeof r.body === 'string') return prepared(r, r.body);
-  return prepared(r, await jsonBytesYielding(r.body));
+  if (typeof r.body === 'string' || Buffer.isBuffer(r.body)) return prepared(r, r.body);
+  if (isStreamBody(r.body)) return prepared(r, r.body.stream);
+  return prepared(r, await jsonBytesYielding(r.body as Record<string, unknown>));
 }
 
 /** Every answer passes here: header values are made printable ASCII, so never CR, LF or a control. */
-function prepared(r: FhirResponse, body: Buffer | string): PreparedResponse {
-  const contentType = r.contentType ?? (typeof body === 'string' ? 'text/plain; charset=utf-8' : FHIR_JSON);
+function prepared(r: FhirResponse, body: Buffer | string | Readable): PreparedResponse {
+  const contentType = r.contentType ?? (typeof body === 'string' ? 'text/plain; charset=utf-8' : body instanceof Readable ? 'application/octet-stream' : FHIR_JSON);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...r.headers, 'Content-Type': contentType })) headers[k] = safeHeaderValue(String(v));
   return { status: r.status ?? 200, headers, body };
@@ -64,5 +67,9 @@ export function send(res: Response, r: PreparedResponse, requestId: string): voi
   res.status(r.status);
   res.setHeader('X-Request-Id', requestId);
   for (const [k, v] of Object.entries(r.headers)) res.setHeader(k, v);
+  if (r.body instanceof Readable) {
+    pipeline(r.body, res, () => undefined); // an error destroys both: the client sees a cut answer, never a wrong one
+    return;
+  }
   res.end(r.body);
 }

@@ -1,4 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
+import { Readable } from 'node:stream';
 import type { AccessRecord, Requester } from '../context';
 import type { AccessRequirement } from '../auth/contract';
 
@@ -24,10 +25,22 @@ export interface FhirRequest {
   remoteAddress?: string;
 }
 
+/**
+ * A body passed through as it arrives, never held whole (DICOMweb images from a PACS): the
+ * dispatcher sends it only once the request's audit record is stored, and destroys it otherwise.
+ */
+export interface StreamBody {
+  stream: Readable;
+}
+
+export function isStreamBody(body: unknown): body is StreamBody {
+  return typeof body === 'object' && body !== null && (body as StreamBody).stream instanceof Readable;
+}
+
 export interface FhirResponse {
   status?: number;
-  /** a FHIR resource, or plain JSON (OAuth endpoints), or text (metrics) */
-  body: Resource | Record<string, unknown> | string;
+  /** a FHIR resource, or plain JSON (OAuth endpoints), or text (metrics), or bytes (a PDF), or a stream (DICOMweb) */
+  body: Resource | Record<string, unknown> | string | Buffer | StreamBody;
   contentType?: string;
   headers?: Record<string, string>;
 }

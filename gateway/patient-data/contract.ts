@@ -2,6 +2,7 @@ import type { OperationOutcome, Patient } from '@medplum/fhirtypes';
 import type { ResultResource, ResultType } from '../../adapters/adapter';
 import type { AccessRecord, Requester } from '../context';
 import type { CatalogItem } from '../recognition/contract';
+import type { ImagingStudyFilter, ImagingStudySearch, PacsAnswer, WadoRequest } from '../dicomweb/contract';
 
 /**
  * Who asks and what their request touched: given to every read of patient data, which judges the
@@ -65,4 +66,39 @@ export interface PatientData {
   readResult(access: Access, type: ResultType, id: string): Promise<FoundResult>;
   /** the patient found by identifier (asking hospitals only about a resident the index does not know) or by regional id */
   findPatient(access: Access, subject: Subject, opts?: { completeLinks?: boolean }): Promise<PatientView | null>;
+  /**
+   * DICOMweb QIDO-RS (docs/adapters.md "DICOMweb"): the PACS's descriptions of the patient's studies
+   * whose ImagingStudy consent releases to the requester, merged over hospitals; null when no
+   * hospital knows the patient.
+   */
+  imagingStudies(access: Access, subject: Subject, filter: ImagingStudyFilter): Promise<ImagingStudySearch | null>;
+  /**
+   * DICOMweb WADO-RS: one retrieval of the images of the study an ImagingStudy (gateway id)
+   * describes, judged exactly as a read of that ImagingStudy; 404 for a UID that is not its study's,
+   * 403 withheld, 502 PACS down. The answer streams; it is the caller's to send or destroy.
+   */
+  retrieveImages(access: Access, imagingStudyId: string, req: WadoRequest): Promise<PacsAnswer>;
+  /**
+   * Merge one resident's identity into another's (docs/patient-data.md §5), or with `preview` only
+   * say whether it would be done; answers the survivor as the asker may see it. A registrar of a
+   * hospital that knows one of the two; throws a 4xx OperationOutcomeError.
+   */
+  merge(access: Access, m: { source: Subject; target: Subject; reason: string; preview: boolean }): Promise<PatientView>;
+  /**
+   * The identity feed (docs/patient-data.md §6): a registrar's hospital records or corrects the
+   * resident it knows under its record numbers; answers the identity as the asker may see it.
+   */
+  feed(access: Access, f: { conditional: boolean; identifier?: string; body: unknown }): Promise<{ view: PatientView; created: boolean }>;
+  /**
+   * The regional ids that answer together for `patientId` (its survivor and every identity merged
+   * into it): no data, only ids, for the audit trail's search under either id.
+   */
+  identityGroup(patientId: string): Promise<string[]>;
+  /**
+   * The identities whose access history a resident's report covers (docs/audit.md §6): recorded as
+   * concerned; a registrar only for a resident with a record at their hospital. Throws 403/404.
+   */
+  reportSubject(access: Access, patientId: string): Promise<{ ids: string[]; label: string }>;
+  /** Undo a merge, restoring the state before it; answers the restored identity as the asker may see it. */
+  unmerge(access: Access, m: { source: Subject; reason: string }): Promise<PatientView>;
 }

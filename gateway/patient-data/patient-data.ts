@@ -6,9 +6,10 @@ import type { Clock } from '../context';
 import type { Federation, HospitalAnswer } from '../federation/federation';
 import { parseGatewayId, securityLabels, toGatewayForm } from '../federation/result-ids';
 import { resultTime } from '../fhir/result-time';
-import { forbidden, notFound } from '../fhir/outcomes';
+import { forbidden, notFound, unprocessable } from '../fhir/outcomes';
+import { mergeRefusal } from '../patient-index/patient-index';
 import type { Metrics } from '../metrics';
-import type { PatientIndex } from '../patient-index/contract';
+import type { PatientIndex, RegionalPatient } from '../patient-index/contract';
 import { lookupPatientByIdentifier } from '../patient-index/patient-lookup';
 import { minimalPatientResource, patientResource } from '../patient-index/patient-resource';
 import { NATIONAL_ID_SYSTEM } from '../patient-index/national-id';
@@ -16,6 +17,10 @@ import type { RecognitionRules } from '../recognition/contract';
 import type { Access, FoundResult, PatientData, PatientResults, PatientView, Subject } from './contract';
 import { identityView, type AskedBy } from './identity-view';
 import { release } from './release';
+import type { PacsClient } from '../dicomweb/contract';
+import { attachDicomwebEndpoint } from '../dicomweb/endpoint';
+import { findImagingStudies, retrieveStudyImages } from './dicomweb-access';
+import { feedCondition, parseFedPatient } from './identity-feed';
 
 /**
  * The guarded path to patient data (docs/patient-data.md). It holds the only references to the
@@ -32,6 +37,8 @@ export function createPatientData(deps: {
   patientIndex: PatientIndex;
   consent: ConsentService;
   recognition: RecognitionRules;
+  /** the hospitals' PACS (DICOMweb), asked only for studies this path released */
+  pacs?: PacsClient;
 }): PatientData {
   const { config, clock, metrics, federation, patientIndex, consent, recognition } = deps;
   const counted = (operation: string, view = 'full') => metrics.patientDataAccess.inc({ operation, view });
@@ -49,6 +56,10 @@ export function createPatientData(deps: {
     });
     if (!permitted) return null;
     recognition.annotate(out, item, hospitalId, access.requester.hospitalId, now);
+    // a study whose hospital's PACS is connected points at the gateway's DICOMweb for its images
+    if (out.resourceType === 'ImagingStudy' && deps.pacs?.has(hospitalId)) attachDicomwebEndpoint(out, config.publicBaseUrl);
+    // which kinds of result were released, never their values: the resident's access report names them
+    if (item) access.record.items.add(item.code);
     return { resource: release(out), hospitalId, item };
   }
 
@@ -66,10 +77,32 @@ export function createPatientData(deps: {
     return lookupPatientByIdentifier(patientIndex, config, subject.identifier, subject.param, opts);
   }
 
+  /** The identity a merge names, as stored (never its survivor): by regional id or national id. */
+  async function identityOf(subject: Subject, which: 'source' | 'target'): Promise<RegionalPatient> {
+    const p = 'patientId' in subject ? await patientIndex.get(subject.patientId) : (await lookupPatientByIdentifier(patientIndex, config, subject.identifier, subject.param)).patient;
+    if (!p) throw unprocessable(`The ${which} patient is not known`, undefined, 'unknown-patient');
+    return p;
+  }
+
+  /** A registrar changes identities their hospital knows: one of the two must have a record there. */
+  async function mayChangeIdentity(access: Access, identities: RegionalPatient[]) {
+    const own = access.requester.hospitalId;
+    if (!own || !access.requester.roles.includes('registrar')) throw forbidden("Identities are merged by a member hospital's registrar", 'registrar-hospital-required');
+    if (!identities.some((p) => p.links.some((l) => l.hospitalId === own))) {
+      throw forbidden('Neither patient has a record at your hospital', 'not-own-resident');
+    }
+  }
+
+  /** A merged identity's results are its survivor's (docs/patient-data.md §5): the survivor answers for both. */
+  const answering = async (p: RegionalPatient | null) => (p?.mergedInto ? patientIndex.survivorOf(p.id) : p);
+
   return {
     async results(access, subject, types, opts = {}) {
       counted('results');
-      const { patient, lookup } = await subjectPatient(subject, { firstFound: true });
+      const found = await subjectPatient(subject, { firstFound: true });
+      const patient = await answering(found.patient);
+      // what asking the hospitals found out was about the identity asked for, not its survivor
+      const lookup = patient === found.patient ? found.lookup : undefined;
       if (!patient) return null;
       const g = await gate(access, patient.id);
       const now = clock.now();
@@ -116,7 +149,7 @@ export function createPatientData(deps: {
       if (!parsed || !federation.has(parsed.hospitalId)) throw notFound(`${type}/${id} is not known`);
       const read = await federation.read(parsed.hospitalId, type, parsed.localId);
       if (!read || read.resource.resourceType !== type) throw notFound(`${type}/${id} is not known`);
-      const patient = await patientIndex.resolveNationalId(read.nationalId);
+      const patient = await answering(await patientIndex.resolveNationalId(read.nationalId));
       if (!patient) throw notFound(`${type}/${id} is not known`);
       const g = await gate(access, patient.id);
       const members =
@@ -131,6 +164,72 @@ export function createPatientData(deps: {
       access.record.hospitalsReturned.add(parsed.hospitalId);
       access.record.resourceIds.add(`${type}/${id}`);
       return found;
+    },
+
+    async merge(access, m) {
+      counted('merge', 'none');
+      const [source, target] = await Promise.all([identityOf(m.source, 'source'), identityOf(m.target, 'target')]);
+      access.record.addPatient(source.id);
+      access.record.addPatient(target.id);
+      access.record.reason = m.reason;
+      await mayChangeIdentity(access, [source, target]);
+      const problem = await patientIndex.mergeProblem(source.id, target.id);
+      if (problem) throw mergeRefusal(problem);
+      if (!m.preview) await patientIndex.merge(source.id, target.id, { by: actorOf(access), reason: m.reason });
+      const view = await this.findPatient(access, { patientId: target.id });
+      return view!;
+    },
+
+    identityGroup: (patientId) => patientIndex.identityGroup(patientId),
+
+    async feed(access, f) {
+      counted('identity-feed', 'none');
+      const own = access.requester.hospitalId;
+      if (!own || !access.requester.roles.includes('registrar')) throw forbidden("Identities are fed by a member hospital's registrar", 'registrar-hospital-required');
+      const conditionMrn = f.conditional ? feedCondition(f.identifier, { config, hospitalId: own }) : undefined;
+      const fed = parseFedPatient(f.body, { config, hospitalId: own });
+      const { patientId, created } = await patientIndex.feed({ hospitalId: own, conditionMrn, nationalId: fed.nationalId, mrns: fed.mrns });
+      access.record.resourceIds.add(patientId);
+      const view = await this.findPatient(access, { patientId });
+      return { view: view!, created };
+    },
+
+    async unmerge(access, m) {
+      counted('unmerge', 'none');
+      const source = await identityOf(m.source, 'source');
+      access.record.addPatient(source.id);
+      access.record.reason = m.reason;
+      if (!source.mergedInto) throw unprocessable('The patient is not merged', undefined, 'not-merged');
+      access.record.addPatient(source.mergedInto);
+      await mayChangeIdentity(access, [source, (await patientIndex.get(source.mergedInto)) ?? source]);
+      await patientIndex.unmerge(source.id, { by: actorOf(access), reason: m.reason });
+      const view = await this.findPatient(access, { patientId: source.id });
+      return view!;
+    },
+
+    async reportSubject(access, patientId) {
+      counted('access-report', 'none');
+      const patient = await patientIndex.get(patientId);
+      if (!patient) throw notFound(`Patient/${patientId.slice(0, 64)} is not known`);
+      access.record.addPatient(patient.id);
+      const group = await patientIndex.identityGroup(patient.id);
+      const own = access.requester.hospitalId;
+      // A registrar hands the report to a resident of their own hospital; auditors see every resident's.
+      if (!access.requester.roles.includes('auditor')) {
+        const survivor = (await patientIndex.survivorOf(patient.id)) ?? patient;
+        if (!own || !survivor.links.some((l) => l.hospitalId === own)) throw forbidden('The resident has no record at your hospital', 'not-own-resident');
+      }
+      // the national id masked as on a receipt: the report may be printed and carried
+      const nid = patient.nationalId;
+      return { ids: group, label: `身份证号 ${nid.slice(0, 6)}********${nid.slice(-4)}（区域患者号 ${patient.id}）` };
+    },
+
+    imagingStudies(access, subject, filter) {
+      return findImagingStudies(this, deps.pacs, config.publicBaseUrl, access, subject, filter);
+    },
+
+    retrieveImages(access, imagingStudyId, req) {
+      return retrieveStudyImages(this, deps.pacs, config.publicBaseUrl, access, imagingStudyId, req);
     },
 
     async findPatient(access, subject, opts = {}) {
@@ -166,6 +265,9 @@ export function createPatientData(deps: {
   };
 
 }
+
+/** Who merges, as the merge row keeps it: the client and the person it acts for. */
+const actorOf = (access: Access) => `${access.requester.clientId}/${access.requester.user?.id ?? '-'}`;
 
 function membersOf(report: DiagnosticReport, byLocalId: Map<string, Observation>): Observation[] {
   return (report.result ?? [])

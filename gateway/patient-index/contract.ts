@@ -5,12 +5,25 @@ export interface PatientLink {
   hospitalId: string;
   localId: string;
   mrns: string[];
+  /** the identity the link was made for, when it is one merged into this patient (docs/patient-data.md §5) */
+  viaMerged?: string;
 }
 
 export interface RegionalPatient {
   id: string;
   nationalId: string;
+  /** its own links, then those of every identity merged into it */
   links: PatientLink[];
+  /** set when this identity was merged into another: that survivor answers for it */
+  mergedInto?: string;
+  /** identities merged into this one, directly or through another */
+  replaces?: string[];
+}
+
+/** Who merges or unmerges, and why: kept with the merge and in the audit trail. */
+export interface MergeActor {
+  by: string;
+  reason?: string;
 }
 
 /**
@@ -29,6 +42,11 @@ export interface PatientLookup {
 /** The index as stored: no hospital is asked. What consent and the demo loader may use. */
 export interface PatientDirectory {
   get(regionalId: string): Promise<RegionalPatient | null>;
+  /**
+   * The identities that answer together for `regionalId`: the active survivor first, then every
+   * identity merged into it. Read from the database each time (consent judges all of them).
+   */
+  identityGroup(regionalId: string): Promise<string[]>;
 }
 
 export interface PatientIndex extends PatientDirectory {
@@ -44,4 +62,21 @@ export interface PatientIndex extends PatientDirectory {
   findByMrn(hospitalId: string, mrn: string): Promise<RegionalPatient | null>;
   /** remember that a hospital knows the patient under a local id */
   link(patientId: string, link: PatientLink): Promise<void>;
+  /** the active identity that answers for `regionalId` (itself when not merged) */
+  survivorOf(regionalId: string): Promise<RegionalPatient | null>;
+  /** merge `sourceId` into `targetId` (both active, not the same); throws a 4xx OperationOutcomeError */
+  merge(sourceId: string, targetId: string, actor: MergeActor): Promise<void>;
+  /** undo the merge of `sourceId`; throws a 4xx OperationOutcomeError when it is not merged */
+  unmerge(sourceId: string, actor: MergeActor): Promise<{ formerTarget: string }>;
+  /**
+   * The identity feed (docs/patient-data.md §6): a hospital says it knows the resident of
+   * `nationalId` under `mrns`; with `conditionMrn` (a conditional update) the record it knew under
+   * that number is the one changed (its national id corrected, its numbers replaced). Throws 409 for
+   * a number of another resident or a national id another identity holds.
+   */
+  feed(input: { hospitalId: string; conditionMrn?: string; nationalId: string; mrns: string[] }): Promise<{ patientId: string; created: boolean }>;
+  /** why a merge of `sourceId` into `targetId` would be refused, or undefined (preview and merge share it) */
+  mergeProblem(sourceId: string, targetId: string): Promise<MergeProblem | undefined>;
 }
+
+export type MergeProblem = 'unknown-source' | 'unknown-target' | 'merge-into-self' | 'source-merged' | 'target-merged';

@@ -31,3 +31,39 @@ export const patientIndexMigration: Migration = {
     await db.schema.dropTable('patients');
   },
 };
+
+/**
+ * Merging and unmerging residents (docs/patient-data.md §5). A merge moves nothing: the merged
+ * identity keeps its row, links, record numbers and consents, and points at the survivor; the
+ * survivor answers for both. Unmerging clears the pointer, which restores the state before exactly.
+ * Every merge and unmerge is a row here as well as an AuditEvent.
+ */
+export const patientMergeMigration: Migration = {
+  name: '010-patient-merge',
+  async up(db) {
+    await db.schema.alterTable('patients', (t) => {
+      t.string('merged_into', 64).nullable();
+      t.index(['merged_into']);
+    });
+    await db.schema.createTable('patient_merges', (t) => {
+      t.string('id', 64).primary();
+      t.string('source_id', 64).notNullable();
+      t.string('target_id', 64).notNullable();
+      t.string('merged_at', 32).notNullable();
+      t.string('merged_by', 200).notNullable();
+      t.text('reason').nullable();
+      t.string('unmerged_at', 32).nullable();
+      t.string('unmerged_by', 200).nullable();
+      t.text('unmerge_reason').nullable();
+      t.index(['source_id']);
+      t.index(['target_id']);
+    });
+  },
+  async down(db) {
+    await db.schema.dropTable('patient_merges');
+    await db.schema.alterTable('patients', (t) => {
+      t.dropIndex(['merged_into']);
+      t.dropColumn('merged_into');
+    });
+  },
+};

@@ -44,7 +44,12 @@ export function minimalPatientResource(p: RegionalPatient, config: GatewayConfig
   }
   const patient: Patient = { resourceType: 'Patient', id: p.id, meta: { source: config.publicBaseUrl } };
   if (identifier.length) patient.identifier = identifier;
-  patient.active = true;
+  // A merged identity is inactive and names its survivor; the survivor names what it replaces (R4 Patient.link).
+  patient.active = !p.mergedInto;
+  const link: NonNullable<Patient['link']> = [];
+  if (p.mergedInto) link.push({ other: { reference: `Patient/${p.mergedInto}` }, type: 'replaced-by' });
+  for (const r of p.replaces ?? []) link.push({ other: { reference: `Patient/${r}` }, type: 'replaces' });
+  if (link.length) patient.link = link;
   if (show.nationalId) {
     const { birthDate, gender } = demographicsFromNationalId(p.nationalId);
     patient.gender = gender;

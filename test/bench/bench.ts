@@ -10,6 +10,8 @@
  *   consent           the consent decision with 100 k consents stored
  *   recognition       $recognition (5 items, ~500 results over 6 hospitals) vs the plain search
  *   audit             durable events/s, $verify over 1 M events, auditor search p95
+ *   sources           MLLP messages/s stored with ACK, CDA documents/s parsed, a DICOMweb study's RSS
+ *                     growth through the gateway (sources-bench.ts; BENCH_SOURCES_N=50 for a smoke run)
  *
  * The last line printed is one JSON object with every figure. Env: BENCH_DURATION (s, default 10),
  * BENCH_DELAY_MS, BENCH_QUICK=1 (smaller audit bench, for a smoke run). For diagnosis:
@@ -31,8 +33,10 @@ import { makeTestClient, signClientAssertion, tokenRequestForm } from '../suppor
 import { runAuditBench } from './audit-bench';
 import { HEAVY_NID, LIGHT_NID } from './bench-data';
 import { runInProcessBench } from './bench-in-process';
+import { runSourcesBench } from './sources-bench';
 import { NATIONAL_ID_SYSTEM } from '../../gateway/patient-index/national-id';
 import { DEFAULT_CANONICAL_BASE } from '../../gateway/config';
+import { initKeyDirectory } from '../../gateway/auth/key-source';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -186,7 +190,10 @@ async function main() {
         ...urls.map((u, i) => ({ id: `h${i}`, name: `基准医院${i}`, city: cities[i % 3], grade: i === 5 ? '2A' : '3A', recognizedItems: ['CBC', 'ELEC', 'LFT'], timeoutMs: 3000, adapter: { type: 'fhir', baseUrl: u } })),
       ],
       clients: [client.config, auditor.config],
+      keys: { directory: path.join(dir, 'keys') },
+      audit: { checkpoints: { anchor: { type: 'file', path: path.join(dir, 'anchor.jsonl') } } },
     };
+    await initKeyDirectory({ directory: config.keys.directory });
     const configFile = path.join(dir, 'config.json');
     writeFileSync(configFile, JSON.stringify(config));
     const gw = await child('bench-gateway.ts', {}, [configFile]);
@@ -290,6 +297,7 @@ async function main() {
     const hangConfig = {
       ...config,
       database: { client: 'sqlite3', connection: { filename: path.join(dir, 'gateway-hang.sqlite') } },
+      audit: { checkpoints: { anchor: { type: 'file', path: path.join(dir, 'anchor-hang.jsonl') } } },
       consent: { default: 'permit' },
       hospitals: [
         { ...config.hospitals[0] },
@@ -314,6 +322,7 @@ async function main() {
     const cdsHangConfig = {
       ...hangConfig,
       database: { client: 'sqlite3', connection: { filename: path.join(dir, 'gateway-cds-hang.sqlite') } },
+      audit: { checkpoints: { anchor: { type: 'file', path: path.join(dir, 'anchor-cds-hang.jsonl') } } },
       hospitals: [hangConfig.hospitals[0], { ...hangConfig.hospitals[1], timeoutMs: 5000 }],
     };
     writeFileSync(path.join(dir, 'cds-hang.json'), JSON.stringify(cdsHangConfig));
@@ -427,6 +436,9 @@ async function main() {
     Object.assign(figures, await runInProcessBench({ dir }));
 
     Object.assign(figures, await runAuditBench(QUICK ? { events: 20_000, searchEvents: 100_000 } : {}));
+
+    // MLLP, CDA and DICOMweb (issue #19): sources-bench.ts; BENCH_SOURCES_N=50 for a smoke run
+    Object.assign(figures, await runSourcesBench({ n: process.env.BENCH_SOURCES_N ? Number(process.env.BENCH_SOURCES_N) : QUICK ? 200 : undefined }));
   } finally {
     for (const p of procs) p.stdin?.end();
     // a profiled gateway needs a moment to write its profile on the way out
@@ -454,6 +466,9 @@ async function main() {
     ['audit events/s (SQLite, durable)', String(figures.auditEventsPerSec), 'target ≥ 5000'],
     ['$verify over 1 M events', `${figures.verifySeconds} s, ${figures.verifyRssMb} MB`, 'target ≤ 20 s, ≤ 256 MB'],
     ['auditor search by patient p95 (ms)', String(figures.auditSearchP95Ms), 'target ≤ 50'],
+    ['MLLP ORU stored + ACK, one connection (msg/s)', String(figures.mllpMessagesPerSec), 'target ≥ 500 (#19)'],
+    ['CDA lab reports parsed and mapped (docs/s)', String(figures.cdaDocumentsPerSec), 'target ≥ 200 (#19)'],
+    ['DICOMweb study proxied: RSS growth (MB)', figures.dicomwebRssGrowthMb === undefined ? 'no Orthanc here' : `${figures.dicomwebRssGrowthMb} for ${figures.dicomwebStudyMb} MB`, 'target ≤ 20 for 50 MB (#19)'],
   ];
   for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(42)} ${b.padEnd(44)} ${c}\n`);
   process.stdout.write(JSON.stringify(figures) + '\n');

@@ -23,6 +23,13 @@ export function tablePatientIndex(db: Db): PatientDirectory & Pick<PatientIndex,
   return {
     resolveNationalId: (nationalId) => load({ national_id: nationalId }),
     get: (id) => load({ id }),
+    // the survivor first, then the identities merged into it (one level: these tests merge once)
+    identityGroup: async (id) => {
+      const row = await db('patients').where({ id }).first('id', 'merged_into');
+      const survivor = row?.merged_into ?? id;
+      const merged = await db('patients').where({ merged_into: survivor }).orderBy('id').pluck('id');
+      return [survivor, ...merged];
+    },
   };
 }
 

@@ -54,6 +54,9 @@ export class MemoryPatientIndex implements PatientDirectory {
   async get(id: string) {
     return this.patients.get(id) ?? null;
   }
+  async identityGroup(id: string) {
+    return [id];
+  }
   async link(patientId: string, link: PatientLink) {
     const p = this.patients.get(patientId);
     if (p) p.links = [...p.links.filter((l) => l.hospitalId !== link.hospitalId), link];

@@ -70,11 +70,15 @@ export function capabilityStatement(config: GatewayConfig, routes: Route[], vers
         security: {
           cors: false,
           service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
-          description: 'SMART Backend Services (client_credentials, private_key_jwt RS384/ES384); see /.well-known/smart-configuration',
+          description: 'SMART Backend Services (client_credentials, private_key_jwt RS384/ES384) for hospital systems; SMART App Launch (authorization code with PKCE S256, rotating refresh tokens) for people signing in to the console; see /.well-known/smart-configuration',
           extension: [
             {
               url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
-              extension: [{ url: 'token', valueUri: `${config.publicBaseUrl}/auth/token` }],
+              extension: [
+                { url: 'token', valueUri: `${config.publicBaseUrl}/auth/token` },
+                { url: 'authorize', valueUri: `${config.publicBaseUrl}/auth/authorize` },
+                { url: 'revoke', valueUri: `${config.publicBaseUrl}/auth/revoke` },
+              ],
             },
           ],
         },

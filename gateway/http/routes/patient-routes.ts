@@ -4,6 +4,7 @@ import { searchsetBundle } from '../../fhir/bundle';
 import { badRequest, notFound, suppressedOutcome } from '../../fhir/outcomes';
 import { checkUnknownParams, ignoredOutcomes, parseCount, parseIds, parseOffset, single } from '../../fhir/search-params';
 import type { PatientData, PatientView } from '../../patient-data/contract';
+import { mergeAnswer, parseMerge, parseUnmerge } from '../../patient-data/merge-parameters';
 import { splitIdentifier } from '../../patient-index/patient-lookup';
 import { accessOf } from '../access';
 import type { FhirRequest, Route, SearchParamDeclaration } from '../route';
@@ -98,7 +99,32 @@ export function patientRoutes(deps: { config: GatewayConfig; patientData: Patien
     return { body: { resourceType: 'Parameters', parameter } satisfies Parameters };
   }
 
+  // Identities are merged by registrars (docs/patient-data.md §5); the Parameters echo no more than was sent.
+  async function merge(req: FhirRequest) {
+    const m = parseMerge(req.body);
+    const view = await patientData.merge(accessOf(req), m);
+    return { body: mergeAnswer(req.body as Parameters, m.preview ? 'preview: the merge would be made; nothing changed' : 'merged', view.resource) };
+  }
+
+  async function unmerge(req: FhirRequest) {
+    const m = parseUnmerge(req.body);
+    const view = await patientData.unmerge(accessOf(req), m);
+    return { body: mergeAnswer(req.body as Parameters, 'unmerged: the identity is active again, as before the merge', view.resource) };
+  }
+
+  const registrar = { kind: 'token' as const, resource: 'Patient', permission: 'r' as const, roles: ['registrar' as const] };
+
+  // The identity feed (docs/patient-data.md §6): POST adds, PUT ?identifier= (the hospital's record number) adds or corrects.
+  async function feed(req: FhirRequest) {
+    const { view, created } = await patientData.feed(accessOf(req), { conditional: req.method === 'PUT', identifier: single(req.query, 'identifier'), body: req.body });
+    return { status: created ? 201 : 200, headers: { Location: `${config.publicBaseUrl}/Patient/${view.resource.id}` }, body: view.resource };
+  }
+
   return [
+    { method: 'POST', path: '/Patient', interaction: 'create', resourceType: 'Patient', access: registrar, audited: true, body: 'json', handler: feed },
+    { method: 'PUT', path: '/Patient', interaction: 'update', resourceType: 'Patient', access: registrar, audited: true, body: 'json', handler: feed },
+    { method: 'POST', path: '/Patient/$merge', interaction: '$merge', resourceType: 'Patient', access: registrar, audited: true, body: 'json', handler: merge },
+    { method: 'POST', path: '/Patient/$unmerge', interaction: '$unmerge', resourceType: 'Patient', access: registrar, audited: true, body: 'json', handler: unmerge },
     { method: 'GET', path: '/Patient/$ihe-pix', interaction: '$ihe-pix', resourceType: 'Patient', access, audited: true, body: 'none', handler: pix },
     { method: 'GET', path: '/Patient', interaction: 'search-type', resourceType: 'Patient', access, audited: true, body: 'none', searchParams: SEARCH_PARAMS, handler: search },
     {

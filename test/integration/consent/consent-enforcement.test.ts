@@ -127,7 +127,10 @@ describe.each(testDatabases())('consent enforcement over the demo network on %s'
       expect(outcomeEntries(res.body)).toEqual([]);
       const audit = await auditRowsOf(t.db, res.headers['x-request-id']);
       expect(audit).toEqual([expect.objectContaining({ patient_id: await regionalId(FULL), outcome: 0 })]);
-      expect(auditDetails(audit[0])).toEqual({});
+      // no break-glass, nothing withheld; only the kinds of result released (codes, never values)
+      const { items, ...others } = auditDetails(audit[0]);
+      expect(others).toEqual({});
+      expect(items?.split(',')).toEqual(expect.arrayContaining(['CBC']));
 
       const read = await get('xm-zsh', `/DiagnosticReport/${reports[0].id}`);
       expect(read.status).toBe(200);

@@ -96,6 +96,9 @@ describe('the import graph of gateway/, consent/ and adapters/', () => {
     }
     // Adapters are made by the composition root and held by their HospitalCaller alone.
     expect(holders('adapters/factory.ts')).toEqual(['gateway/app.ts']);
+    // The hospitals' PACS (DICOMweb) likewise: made by the composition root, given to the guarded patient data only.
+    expect(holders('gateway/dicomweb/pacs-client.ts')).toEqual(['gateway/app.ts']);
+    expect(files.filter((f) => /PacsClient\b/.test(readFileSync(path.join(ROOT, f), 'utf8'))).filter((f) => !/^gateway\/(dicomweb|patient-data)\//.test(f) && f !== 'gateway/app.ts')).toEqual([]);
     const routesAndOps = files.filter((f) => f.startsWith('gateway/http/') || /recognition\/.*-operation\.ts$/.test(f));
     for (const f of routesAndOps) {
       const src = readFileSync(path.join(ROOT, f), 'utf8');

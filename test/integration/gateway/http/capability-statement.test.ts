@@ -1,6 +1,6 @@
 import type { Bundle, CapabilityStatement, CapabilityStatementRestResource, Consent, Extension, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import request from 'supertest';
-import { NATIONAL_ID_SYSTEM } from '../../../../gateway/patient-index/national-id';
+import { checkCharacter, NATIONAL_ID_SYSTEM } from '../../../../gateway/patient-index/national-id';
 import { registrarConsent } from '../../../support/consent-http';
 import { testDatabases, type TestDb } from '../../../support/databases';
 import { startDemoNetwork, type DemoNetwork } from '../../../support/demo-network';
@@ -59,6 +59,8 @@ describe.each(testDatabases())('the CapabilityStatement on %s', (_name, open) =>
   };
 
   let patientId: string;
+  /** 林秀英, whom xm-zsh knows: merged into FULL and back by the $merge / $unmerge calls */
+  let otherPatientId: string;
   const resultIds: Record<string, string> = {};
   let consent: Consent;
   let auditEventId: string;
@@ -87,6 +89,8 @@ describe.each(testDatabases())('the CapabilityStatement on %s', (_name, open) =>
 
     const found = await get(HIS, `/Patient?identifier=${encodeURIComponent(`${NATIONAL_ID_SYSTEM}|${FULL}`)}`);
     patientId = matches(found.body as Bundle)[0].id!;
+    const other = await get(HIS, `/Patient?identifier=${encodeURIComponent(`${NATIONAL_ID_SYSTEM}|350503195807224662`)}`);
+    otherPatientId = matches(other.body as Bundle)[0].id!;
     const recognitionUrl = `${net.config.canonicalBase}/StructureDefinition/recognition`;
     for (const type of RESULT_TYPES) {
       const res = await get(HIS, `/${type}?patient=${patientId}&_count=200`);
@@ -116,6 +120,14 @@ describe.each(testDatabases())('the CapabilityStatement on %s', (_name, open) =>
   const codes = (r: CapabilityStatementRestResource | undefined) => (r?.interaction ?? []).map((i) => i.code);
 
   /** Real requests for one declared interaction of one resource, or undefined when the test knows none. */
+  const fedPatient = (mrn: string) => ({
+    resourceType: 'Patient',
+    identifier: [
+      { system: NATIONAL_ID_SYSTEM, value: `35020319900101111${checkCharacter('35020319900101111')}` },
+      { system: `${net.config.canonicalBase}/sid/mrn/xm-zsh`, value: mrn },
+    ],
+  });
+
   function interactionCalls(type: string, code: string): Call[] | undefined {
     const enc = encodeURIComponent;
     if (RESULT_TYPES.includes(type)) {
@@ -134,6 +146,9 @@ describe.each(testDatabases())('the CapabilityStatement on %s', (_name, open) =>
         { client: HIS, method: 'get', url: `/Patient?identifier=${enc(nid)}` },
         { client: HIS, method: 'post', url: '/Patient/_search', form: { identifier: nid } },
       ],
+      // the identity feed: xm-zsh adds a resident under its record number, then corrects the number
+      'Patient create': [{ client: HIS, method: 'post', url: '/Patient', body: fedPatient('ZS-CAP-1') }],
+      'Patient update': [{ client: HIS, method: 'put', url: `/Patient?identifier=${enc(`${net.config.canonicalBase}/sid/mrn/xm-zsh|ZS-CAP-1`)}`, body: fedPatient('ZS-CAP-2') }],
       'Organization read': [{ client: HIS, method: 'get', url: '/Organization/xm-dyyy' }],
       'Organization search-type': [{ client: HIS, method: 'get', url: '/Organization' }],
       'Consent create': [{ client: REGISTRAR, method: 'post', url: '/Consent', body: registrarConsent(patientId, { type: 'permit' }) }],
@@ -152,6 +167,15 @@ describe.each(testDatabases())('the CapabilityStatement on %s', (_name, open) =>
   }
 
   /** Real requests for one declared operation (`type` undefined: system level). */
+  function mergeAndBack(): Call[] {
+    const ref = (id: string) => ({ reference: `Patient/${id}` });
+    const reason = { name: 'reason', valueString: 'capability test' };
+    return [
+      { client: HIS, method: 'post', url: '/Patient/$merge', body: { resourceType: 'Parameters', parameter: [{ name: 'source-patient', valueReference: ref(otherPatientId) }, { name: 'target-patient', valueReference: ref(patientId) }, reason] } },
+      { client: HIS, method: 'post', url: '/Patient/$unmerge', body: { resourceType: 'Parameters', parameter: [{ name: 'source-patient', valueReference: ref(otherPatientId) }, reason] } },
+    ];
+  }
+
   function operationCalls(type: string | undefined, name: string): Call[] | undefined {
     const table: Record<string, Call[]> = {
       'Patient $ihe-pix': [{ client: HIS, method: 'get', url: `/Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent(`${NATIONAL_ID_SYSTEM}|${FULL}`)}` }],
@@ -172,7 +196,12 @@ describe.each(testDatabases())('the CapabilityStatement on %s', (_name, open) =>
           },
         },
       ],
+      // a merge of a resident xm-zsh knows into FULL and its undoing: each list leaves the index as it was
+      'Patient $access-report': [{ client: HIS, method: 'get', url: `/Patient/${otherPatientId}/$access-report?from=2026-11-01&to=2026-11-29` }],
+      'Patient $merge': mergeAndBack(),
+      'Patient $unmerge': mergeAndBack(),
       'AuditEvent $verify': [{ client: AUDITOR, method: 'get', url: '/AuditEvent/$verify' }],
+      'AuditEvent $checkpoints': [{ client: AUDITOR, method: 'get', url: '/AuditEvent/$checkpoints' }],
       'system $recognition-stats': [{ client: AUDITOR, method: 'get', url: '/$recognition-stats?from=2026-11&to=2026-11' }],
     };
     return table[`${type ?? 'system'} $${name}`];
@@ -232,6 +261,9 @@ describe.each(testDatabases())('the CapabilityStatement on %s', (_name, open) =>
     });
     const oauth = security.extension?.find((e) => e.url === 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
     expect(oauth?.extension).toContainEqual({ url: 'token', valueUri: `${net.config.publicBaseUrl}/auth/token` });
+    // people sign in to the console (docs/users.md)
+    expect(oauth?.extension).toContainEqual({ url: 'authorize', valueUri: `${net.config.publicBaseUrl}/auth/authorize` });
+    expect(oauth?.extension).toContainEqual({ url: 'revoke', valueUri: `${net.config.publicBaseUrl}/auth/revoke` });
   });
 
   it('declares what API.md promises: every resource, interaction, search parameter and operation', () => {
@@ -247,7 +279,7 @@ describe.each(testDatabases())('the CapabilityStatement on %s', (_name, open) =>
 
   it('declares AuditEvent read and search-type only, and no Consent delete: those routes only refuse (405)', () => {
     expect(codes(resource('AuditEvent')).sort()).toEqual(['read', 'search-type']);
-    expect((resource('AuditEvent')?.operation ?? []).map((o) => o.name)).toEqual(['verify']);
+    expect((resource('AuditEvent')?.operation ?? []).map((o) => o.name)).toEqual(['verify', 'checkpoints']);
     expect(codes(resource('Consent'))).not.toContain('delete');
     for (const r of resources()) expect([r.type, codes(r)]).toEqual([r.type, expect.not.arrayContaining(['delete', 'patch'])]);
   });
@@ -336,6 +368,8 @@ describe.each(testDatabases())('the CapabilityStatement on %s', (_name, open) =>
         refusing.push(label);
         continue;
       }
+      // DICOMweb (PS3.18, not FHIR) is announced by each ImagingStudy's endpoint, not by the CapabilityStatement
+      if (route.path.startsWith('/dicomweb/')) continue;
       const key = route.interaction.startsWith('$') ? `${route.resourceType ?? 'system'} ${route.interaction}` : `${route.resourceType} ${route.interaction}`;
       if (route.resourceType || route.interaction.startsWith('$')) if (!declared.has(key)) undeclared.push(`${label} (${key})`);
     }

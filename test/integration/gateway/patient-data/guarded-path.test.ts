@@ -74,17 +74,30 @@ describe.each(testDatabases())('the guarded path to patient data on %s', (_name,
     }
     const type = route.resourceType ?? '';
     const id = type === 'Patient' ? fullId : resultIds[type] ?? (type === 'Organization' ? 'xm-zsh' : 'x');
-    const path = route.path.replace(':id', id).replace(':vid', '1').replace(':type', type);
+    const path = route.path.replace(':id', id).replace(':vid', '1').replace(':type', type)
+      // DICOMweb: UIDs of no study of this ImagingStudy (the guarded path reads it, then answers 404)
+      .replace(':study', '1.2.3').replace(':series', '1.2.3.1').replace(':instance', '1.2.3.1.1').replace(':frames', '1');
     const query: Record<string, string> = {};
     if (['DiagnosticReport', 'Observation', 'ImagingStudy'].includes(type) && route.interaction === 'search-type') query.patient = fullId;
     if (type === 'Patient' && route.interaction === 'search-type') query.identifier = `${NATIONAL_ID_SYSTEM}|${FULL}`;
     if (route.interaction === '$ihe-pix') query.sourceIdentifier = `${NATIONAL_ID_SYSTEM}|${FULL}`;
     if (route.interaction === '$recognition') query.item = 'CBC';
+    if (route.interaction === 'qido-rs') query.PatientID = fullId;
+    if (route.interaction === '$access-report') Object.assign(query, { from: DEMO_ANCHOR.toISOString().slice(0, 10), to: DEMO_ANCHOR.toISOString().slice(0, 10) });
     const roles = route.access.kind === 'token' ? route.access.roles ?? [] : [];
     const needsAuditor = roles.length > 0 && !roles.includes('clinician') && !roles.includes('registrar');
     const client = needsAuditor ? (roles.includes('auditor') ? 'audit-office' : 'ops-monitor') : route.resourceType === 'AuditEvent' ? 'audit-office' : 'xm-zsh-his';
     const qs = new URLSearchParams(query).toString();
     if (route.body === 'form') return { url: path, client, form: query };
+    // a merge names its patients in the body (refused here: into itself, or not merged — after the guarded path has looked)
+    if (route.interaction === '$merge' || route.interaction === '$unmerge') {
+      const parameter = [
+        { name: 'source-patient', valueReference: { reference: `Patient/${fullId}` } },
+        ...(route.interaction === '$merge' ? [{ name: 'target-patient', valueReference: { reference: `Patient/${fullId}` } }] : []),
+        { name: 'reason', valueString: 'guarded-path test' },
+      ];
+      return { url: path, client, body: { resourceType: 'Parameters', parameter } };
+    }
     return { url: qs ? `${path}?${qs}` : path, client, body: route.method === 'GET' ? undefined : { resourceType: 'Parameters' } };
   }
 

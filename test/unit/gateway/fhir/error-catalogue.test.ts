@@ -13,6 +13,7 @@ import {
   type ErrorEntry,
 } from '../../../../gateway/fhir/error-catalogue';
 import {
+  badGateway,
   badRequest,
   forbidden,
   hospitalFailureOutcome,
@@ -49,9 +50,11 @@ const CODE_FORM = /^[a-z]+(-[a-z]+)*$/;
 const BUILDERS: Record<string, { status?: number; arg: number }> = {
   badRequest: { status: 400, arg: 2 },
   forbidden: { status: 403, arg: 1 },
+  conflict: { status: 409, arg: 1 },
   notFound: { status: 404, arg: 1 },
   unprocessable: { status: 422, arg: 2 },
   serviceUnavailable: { status: 503, arg: 1 },
+  badGateway: { status: 502, arg: 1 },
   invalidResource: { status: 422, arg: 1 },
   forbiddenField: { status: 403, arg: 2 },
   err: { arg: 1 }, // outcomes.ts: err(status, errorCode, …)
@@ -268,12 +271,14 @@ const ISSUE_TYPES_BY_STATUS: Record<number, readonly OperationOutcomeIssue['code
   404: ['not-found'],
   405: ['not-supported'],
   406: ['not-supported'],
+  409: ['conflict', 'duplicate'],
   412: ['conflict'],
   413: ['too-long'],
   415: ['not-supported'],
   422: ['processing', 'business-rule', 'invalid', 'structure', 'required', 'value', 'invariant', 'code-invalid'],
   429: ['throttled'],
   500: ['exception'],
+  502: ['transient', 'timeout', 'exception'],
   503: ['transient', 'timeout', 'exception', 'throttled'],
 };
 
@@ -344,6 +349,7 @@ describe('each builder answers with the status, issue type and code of its catal
     ['tooManyRequests()', () => tooManyRequests(3), 'too-many-requests', 429],
     ['serverError()', () => serverError(), 'internal-error', 500],
     ['serviceUnavailable()', () => serviceUnavailable('later'), 'unavailable', 503],
+    ['badGateway()', () => badGateway('PACS down'), 'pacs-unavailable', 502],
   ])('%s, its default code', (_name, build, code, status) => expectCatalogued(build(), code, status));
 
   test.each(codesWithStatus(400))('badRequest(…, %s)', (code) => {
