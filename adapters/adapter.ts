@@ -64,6 +64,12 @@ export interface HospitalAdapter {
    * for a DiagnosticReport its member Observations. Null when the hospital has no such result.
    */
   readResult(type: ResultType, localId: string, opts: FetchOptions): Promise<ReadResult | null>;
+  /**
+   * The national ids of the residents the hospital knows under exactly this name and birth date
+   * (YYYY-MM-DD). Optional: only systems that hold names can answer (a front-end view of results
+   * has none); the gateway says which hospitals could not be asked.
+   */
+  findNationalIdsByName?(name: string, birthDate: string, opts: FetchOptions): Promise<string[]>;
   status(): AdapterStatus;
 }
 

@@ -126,6 +126,22 @@ export class FhirAdapter implements HospitalAdapter {
     });
   }
 
+  async findNationalIdsByName(name: string, birthDate: string, opts: FetchOptions): Promise<string[]> {
+    return this.call(opts.signal, async () => {
+      const bundle = asBundle(await this.fhir.search({ resourceType: 'Patient', searchParams: { name, birthdate: birthDate }, options: { signal: opts.signal } }));
+      const ids = new Set<string>();
+      for (const e of bundle.entry ?? []) {
+        if (e?.search?.mode === 'include' || e?.search?.mode === 'outcome' || !isUsableResource(e?.resource, 'Patient')) continue;
+        const p = e.resource as Patient;
+        // FHIR's name search matches parts; only an exact full name and the same birth date count here
+        const names = (p.name ?? []).flatMap((n) => [n.text, `${n.family ?? ''}${(n.given ?? []).join('')}`]).filter(Boolean);
+        if (p.birthDate !== birthDate || !names.includes(name)) continue;
+        for (const i of p.identifier ?? []) if (i.system === NATIONAL_ID_SYSTEM && typeof i.value === 'string') ids.add(i.value.toUpperCase());
+      }
+      return [...ids];
+    });
+  }
+
   async fetchResults(patient: LocalPatient, types: readonly ResultType[], opts: FetchOptions): Promise<Partial<HospitalResults>> {
     return this.call(opts.signal, async () => {
       const p = patient.localId;

@@ -68,6 +68,7 @@ const zh = {
     '网关不支持按姓名和出生日期查找患者（按最小必要原则，姓名只保存在各医院），未向网关发送本次查询。请改用身份证号查找。',
   'search.criteria': '查询条件：姓名“{name}”，出生日期 {birthDate}',
   'search.notFound': '区域平台中没有找到该患者。',
+  'search.notFoundByName': '没有找到姓名和出生日期都相符、且本院可查看的患者。部分医院的系统不存姓名，无法按姓名查找；请用身份证号查找以覆盖所有医院。',
   'search.pick': '找到多名患者，请选择：',
 
   'patient.title': '患者',
@@ -474,6 +475,7 @@ const en: Record<MessageKey, string> = {
     'The gateway does not find patients by name and birth date (minimum necessary: names stay with the hospitals), so nothing was sent. Please search by national id.',
   'search.criteria': 'Searched for: name "{name}", birth date {birthDate}',
   'search.notFound': 'The regional platform does not know this patient.',
+  'search.notFoundByName': 'No patient your hospital may see matches this name and birth date. Some hospitals keep no names and cannot be searched by name; search by national id to reach every hospital.',
   'search.pick': 'Several patients were found; choose one:',
 
   'patient.title': 'Patient',

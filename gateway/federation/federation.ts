@@ -37,6 +37,11 @@ export interface Federation {
   /** one result by the hospital's local id; null when the hospital does not have it; 503 when it does not answer */
   read(hospitalId: string, type: ResultType, localId: string): Promise<ReadResult | null>;
   has(hospitalId: string): boolean;
+  /**
+   * National ids the hospitals that hold names know under exactly this name and birth date, and
+   * the hospitals that could not be asked (no names) or did not answer, as Bundle outcomes.
+   */
+  findByName(name: string, birthDate: string): Promise<{ nationalIds: string[]; unsearchable: string[]; failures: OperationOutcome[] }>;
 }
 
 export function createFederation(deps: { callers: ReadonlyMap<string, HospitalCaller>; patientIndex: PatientIndex; log: Logger }): Federation {
@@ -95,6 +100,20 @@ export function createFederation(deps: { callers: ReadonlyMap<string, HospitalCa
 
   return {
     has: (hospitalId) => callers.has(hospitalId),
+
+    async findByName(name, birthDate) {
+      const able = [...callers.values()].filter((c) => c.searchesByName);
+      const unsearchable = [...callers.values()].filter((c) => !c.searchesByName).map((c) => c.hospitalId);
+      const settled = await Promise.allSettled(able.map((c) => c.call('find-by-name', (adapter, opts) => adapter.findNationalIdsByName!(name, birthDate, opts))));
+      const nationalIds = new Set<string>();
+      const failures: OperationOutcome[] = [];
+      settled.forEach((s, i) => {
+        if (s.status === 'fulfilled') for (const id of s.value) nationalIds.add(id);
+        else if (s.reason instanceof HospitalCallError) failures.push(hospitalFailureOutcome(s.reason.hospitalId, s.reason.kind, s.reason.reason));
+        else failures.push(hospitalFailureOutcome(able[i]!.hospitalId, 'exception', 'error'));
+      });
+      return { nationalIds: [...nationalIds], unsearchable, failures };
+    },
 
     async fanOut<T>(
       patient: RegionalPatient,

@@ -67,6 +67,11 @@ export class HospitalCaller {
   }
 
   /** The adapter kind and state with this caller's circuit and last failure: one rule for health. */
+  /** whether the hospital's system can be searched by name and birth date (it holds names) */
+  get searchesByName(): boolean {
+    return typeof this.#adapter.findNationalIdsByName === 'function';
+  }
+
   health(): HospitalHealth {
     const s = this.#adapter.status();
     const circuit = this.state;

@@ -136,6 +136,7 @@ export const ERRORS = {
 
   // 200: reported beside the answer, never a refusal.
   'consent-suppressed': { status: 200, severity: 'information', issue: 'suppressed', text: "Some results were left out under the patient's consent (one entry, no count and no detail)" },
+  'name-search-partial': { status: 200, severity: 'information', issue: 'informational', text: 'A search by name and birth date could not ask some hospitals, whose systems hold no names (one entry naming them): search by national id to reach every hospital' },
   'ignored-parameter': { status: 200, severity: 'warning', issue: 'informational', text: 'Search parameters the search does not apply were ignored (lenient handling, the default): one outcome entry naming them, so the answer is not narrowed by them' },
 } as const satisfies Record<string, ErrorEntry>;
 

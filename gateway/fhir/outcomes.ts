@@ -157,6 +157,12 @@ export function suppressedOutcome(): OperationOutcome {
   });
 }
 
+/** The outcome entry of a name search that could not ask every hospital (names stay in systems that hold them). */
+export function nameSearchPartialOutcome(hospitalNames: readonly string[]): OperationOutcome {
+  const { severity, issue } = errorEntry('name-search-partial');
+  return outcome(severity, issue, `Not searchable by name (no names in their systems): ${hospitalNames.join(', ')}`, { errorCode: 'name-search-partial' });
+}
+
 export function isOperationOutcomeError(e: unknown): e is OperationOutcomeError {
   return e instanceof OperationOutcomeError;
 }

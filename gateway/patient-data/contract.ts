@@ -79,6 +79,13 @@ export interface PatientData {
    */
   retrieveImages(access: Access, imagingStudyId: string, req: WadoRequest): Promise<PacsAnswer>;
   /**
+   * Residents by exact name and birth date (docs/patient-data.md §7), asked of the hospitals whose
+   * systems hold names; each shown by the identity rule (consent: all; else only the asker's own
+   * patients, minimally). `unsearchable`: hospitals that hold no names; `failures`: those that did
+   * not answer, as Bundle outcomes.
+   */
+  findPatientsByName(access: Access, name: string, birthDate: string): Promise<{ views: PatientView[]; withheld: boolean; unsearchable: string[]; failures: OperationOutcome[] }>;
+  /**
    * Merge one resident's identity into another's (docs/patient-data.md §5), or with `preview` only
    * say whether it would be done; answers the survivor as the asker may see it. A registrar of a
    * hospital that knows one of the two; throws a 4xx OperationOutcomeError.

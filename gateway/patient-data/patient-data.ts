@@ -207,6 +207,36 @@ export function createPatientData(deps: {
       return view!;
     },
 
+    async findPatientsByName(access, name, birthDate) {
+      const found = await federation.findByName(name, birthDate);
+      const own = access.requester.hospitalId;
+      const views: PatientView[] = [];
+      let withheld = false;
+      // the national id encodes the birth date: a hospital's match under another date is not this resident
+      const compact = birthDate.replace(/-/g, '');
+      for (const nid of found.nationalIds.filter((n) => n.slice(6, 14) === compact).slice(0, MAX_NAME_MATCHES)) {
+        const patient = await answering(await patientIndex.resolveNationalId(nid));
+        if (!patient) continue;
+        const g = await consent.gateIfPermitted(patient.id, access.requester);
+        const view = identityView({ patient, permitted: Boolean(g), askerHospital: own, askedBy: { nameAndBirthDate: true } });
+        if (view.kind === 'unknown') {
+          withheld = true;
+          continue;
+        }
+        access.record.addPatient(patient.id);
+        if (view.kind === 'minimal') {
+          withheld = true;
+          views.push({ resource: release(minimalPatientResource(patient, config, view)), withheld: true });
+        } else {
+          access.record.breakGlass ||= g!.breakGlass;
+          views.push({ resource: release(patientResource(patient, config)), withheld: false });
+        }
+      }
+      if (withheld) access.record.suppressed = true;
+      counted('find-by-name', views.some((v) => !v.withheld) ? 'full' : views.length ? 'minimal' : 'none');
+      return { views, withheld, unsearchable: found.unsearchable, failures: found.failures };
+    },
+
     async reportSubject(access, patientId) {
       counted('access-report', 'none');
       const patient = await patientIndex.get(patientId);
@@ -265,6 +295,9 @@ export function createPatientData(deps: {
   };
 
 }
+
+/** Residents one name + birth date search shows at most (a common name on a common day is rare, but bounded). */
+const MAX_NAME_MATCHES = 20;
 
 /** Who merges, as the merge row keeps it: the client and the person it acts for. */
 const actorOf = (access: Access) => `${access.requester.clientId}/${access.requester.user?.id ?? '-'}`;

@@ -227,6 +227,23 @@ onChromium('the console in Chromium', () => {
     await page.close();
   });
 
+  test('a clinician finds 陈建国 by name and birth date', async () => {
+    const { page, seen } = await freshPage();
+    await signIn(page, stage.base, CLINICIAN);
+    await page.getByTestId('current-user').waitFor();
+    await page.getByText('按姓名和出生日期').click();
+    await page.getByLabel('姓名', { exact: true }).fill('陈建国');
+    await page.getByLabel('出生日期', { exact: true }).fill('1962-03-15');
+    await page.getByRole('button', { name: '查找', exact: true }).click();
+    const regional = page.getByTestId('regional-id');
+    await regional.waitFor();
+    expect((await regional.textContent())!.trim()).toBe(regionalIdOfChen);
+    // neither the name nor the birth date went into the address bar
+    expect(page.url()).toBe(`${stage.base}/console/`);
+    expect(seen.problems).toEqual([]);
+    await page.close();
+  });
+
   test('a script typed into the name search is shown as text, never run', async () => {
     const { page, seen } = await freshPage();
     await signIn(page, stage.base, CLINICIAN);
@@ -236,6 +253,7 @@ onChromium('the console in Chromium', () => {
     await page.getByLabel('姓名', { exact: true }).fill(script);
     await page.getByLabel('出生日期', { exact: true }).fill('1962-03-15');
     await page.getByRole('button', { name: '查找', exact: true }).click();
+    // the gateway searches by exact name and birth date (nobody is called that): the criteria are shown as text
     const answer = page.getByTestId('name-search-answer');
     await answer.waitFor();
     expect(await answer.textContent()).toContain(script);

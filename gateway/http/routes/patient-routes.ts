@@ -1,7 +1,7 @@
 import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import type { GatewayConfig } from '../../config';
 import { searchsetBundle } from '../../fhir/bundle';
-import { badRequest, notFound, suppressedOutcome } from '../../fhir/outcomes';
+import { badRequest, nameSearchPartialOutcome, notFound, suppressedOutcome } from '../../fhir/outcomes';
 import { checkUnknownParams, ignoredOutcomes, parseCount, parseIds, parseOffset, single } from '../../fhir/search-params';
 import type { PatientData, PatientView } from '../../patient-data/contract';
 import { mergeAnswer, parseMerge, parseUnmerge } from '../../patient-data/merge-parameters';
@@ -13,7 +13,11 @@ import type { FhirRequest, Route, SearchParamDeclaration } from '../route';
 const SEARCH_PARAMS: readonly SearchParamDeclaration[] = [
   { name: 'identifier', type: 'token' },
   { name: '_id', type: 'token' },
+  // together only, exact (docs/patient-data.md §7)
+  { name: 'name', type: 'string' },
+  { name: 'birthdate', type: 'date' },
 ];
+const BIRTH_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** `_id` may name this many regional ids at most (each is looked up). */
 const MAX_IDS = 20;
@@ -36,7 +40,10 @@ export function patientRoutes(deps: { config: GatewayConfig; patientData: Patien
     const ignored = checkUnknownParams(req.query, new Set([...SEARCH_PARAMS.map((p) => p.name), '_offset']), req.headers.prefer);
     const identifier = single(req.query, 'identifier');
     const ids = parseIds(req.query);
-    if (!identifier && !ids) throw badRequest('identifier (or _id) is required', 'identifier', 'identifier-required');
+    const name = single(req.query, 'name')?.trim();
+    const birthDate = single(req.query, 'birthdate');
+    if (name !== undefined || birthDate !== undefined) return searchByName(req, name, birthDate, Boolean(identifier || ids));
+    if (!identifier && !ids) throw badRequest('identifier (or _id, or name with birthdate) is required', 'identifier', 'identifier-required');
     if (ids && ids.size > MAX_IDS) throw badRequest(`_id: at most ${MAX_IDS} ids per search`, '_id');
     const count = parseCount(req.query._count);
     const offset = parseOffset(req.query._offset);
@@ -67,6 +74,36 @@ export function patientRoutes(deps: { config: GatewayConfig; patientData: Patien
         outcomes,
         total: views.length,
         offset,
+        count,
+      }),
+    };
+  }
+
+  /** `name` + `birthdate`, both exact and only together: a name alone would let anyone fish the region's residents. */
+  async function searchByName(req: FhirRequest, name: string | undefined, birthDate: string | undefined, withIdentifier: boolean) {
+    if (withIdentifier) throw badRequest('Search by identifier or by name and birthdate, not both', 'name');
+    if (!name || [...name].length > 64 || /[\p{Cc}]/u.test(name)) throw badRequest('name (the full name, up to 64 characters) goes with birthdate', 'name', 'parameter-required');
+    if (!birthDate || !BIRTH_DATE.test(birthDate) || Number.isNaN(Date.parse(`${birthDate}T00:00:00Z`)) || new Date(`${birthDate}T00:00:00Z`).toISOString().slice(0, 10) !== birthDate) {
+      throw badRequest('birthdate (YYYY-MM-DD, exact) goes with name', 'birthdate', 'invalid-date');
+    }
+    const count = parseCount(req.query._count);
+    const found = await patientData.findPatientsByName(accessOf(req), name, birthDate);
+    const names = new Map(config.hospitals.map((h) => [h.id, h.name]));
+    const outcomes = [
+      ...(found.withheld ? [suppressedOutcome()] : []),
+      ...(found.unsearchable.length ? [nameSearchPartialOutcome(found.unsearchable.map((h) => names.get(h) ?? h))] : []),
+      ...found.failures,
+    ];
+    const page = found.views.slice(0, count);
+    return {
+      body: searchsetBundle({
+        publicBaseUrl: config.publicBaseUrl,
+        path: '/Patient',
+        params: [['name', name], ['birthdate', birthDate]],
+        matches: page.map((v) => v.resource),
+        outcomes,
+        total: found.views.length,
+        offset: 0,
         count,
       }),
     };

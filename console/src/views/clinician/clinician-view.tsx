@@ -19,7 +19,7 @@ type Lookup =
   | { kind: 'searching' }
   | { kind: 'error'; error: ErrorText }
   | { kind: 'name-unsupported'; name: string; birthDate: string }
-  | { kind: 'not-found' }
+  | { kind: 'not-found'; name?: string; birthDate?: string }
   | { kind: 'pick'; patients: Patient[]; minimised: boolean }
   | { kind: 'found'; patient: Patient; minimised: boolean };
 
@@ -86,7 +86,7 @@ export function ClinicianView(props: { breakGlass: boolean }) {
       if (!current()) return;
       const minimised = summariseOutcomes(found.outcomes).suppressed;
       const patients = found.matches.filter((p) => p.resourceType === 'Patient');
-      if (patients.length === 0) return setLookup({ kind: 'not-found' });
+      if (patients.length === 0) return setLookup(q.kind === 'id' ? { kind: 'not-found' } : { kind: 'not-found', name: q.name, birthDate: q.birthDate });
       if (patients.length > 1) return setLookup({ kind: 'pick', patients, minimised });
       choose(patients[0]!, minimised, gen);
     } catch (e) {
@@ -149,7 +149,13 @@ export function ClinicianView(props: { breakGlass: boolean }) {
       <PatientSearch busy={lookup.kind === 'searching'} onSearch={(q) => void search(q)} />
 
       {lookup.kind === 'error' && <ErrorBox error={lookup.error} />}
-      {lookup.kind === 'not-found' && <Notice kind="info">{t('search.notFound')}</Notice>}
+      {lookup.kind === 'not-found' && lookup.name === undefined && <Notice kind="info">{t('search.notFound')}</Notice>}
+      {lookup.kind === 'not-found' && lookup.name !== undefined && (
+        <div class="notice notice-info" role="status" data-testid="name-search-answer">
+          <p>{t('search.notFoundByName')}</p>
+          <p class="notice-detail">{t('search.criteria', { name: lookup.name, birthDate: lookup.birthDate ?? '' })}</p>
+        </div>
+      )}
       {lookup.kind === 'name-unsupported' && (
         <div class="notice notice-info" role="status" data-testid="name-search-answer">
           <p>{t('search.nameUnsupported')}</p>

@@ -378,10 +378,10 @@ describe.each(testDatabases())('search parameters are applied, refused or report
       expect(entries(paged)).toHaveLength(1);
       expect(paged.total).toBe(2);
       expect(paged.link?.some((l) => l.relation === 'next')).toBe(true);
-      const b = await search(`/Patient?identifier=${NATIONAL_ID_SYSTEM}|${FULL}&name=x`);
+      const b = await search(`/Patient?identifier=${NATIONAL_ID_SYSTEM}|${FULL}&family=x`);
       expect(ids(b)).toEqual([full]);
-      expect(ignoredEntries(b)[0].issue[0].expression).toEqual(['name']);
-      const strict = await get(`/Patient?identifier=${NATIONAL_ID_SYSTEM}|${FULL}&name=x`, { prefer: STRICT });
+      expect(ignoredEntries(b)[0].issue[0].expression).toEqual(['family']);
+      const strict = await get(`/Patient?identifier=${NATIONAL_ID_SYSTEM}|${FULL}&family=x`, { prefer: STRICT });
       expect(strict.status).toBe(400);
       expect(errorCode(strict.body)).toBe('unknown-parameter');
     });

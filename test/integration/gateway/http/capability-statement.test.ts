@@ -233,7 +233,13 @@ describe.each(testDatabases())('the CapabilityStatement on %s', (_name, open) =>
       return withPatient[name] === undefined ? undefined : { patient: patientId, [name]: withPatient[name] };
     }
     const table: Record<string, Record<string, Record<string, string>>> = {
-      Patient: { identifier: { identifier: `${NATIONAL_ID_SYSTEM}|${FULL}` }, _id: { _id: patientId } },
+      Patient: {
+        identifier: { identifier: `${NATIONAL_ID_SYSTEM}|${FULL}` },
+        _id: { _id: patientId },
+        // only together (docs/patient-data.md §7)
+        name: { name: '陈建国', birthdate: '1962-03-15' },
+        birthdate: { name: '陈建国', birthdate: '1962-03-15' },
+      },
       Organization: { _id: { _id: 'xm-zsh' }, city: { city: '350200' }, grade: { grade: '3A' }, name: { name: '中山' } },
       Consent: { patient: { patient: patientId }, status: { patient: `Patient/${patientId}`, status: 'active' } },
       AuditEvent: {
