@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { AdapterMetrics, AdapterStatus, FetchOptions, HospitalAdapter, HospitalResults, LocalPatient, ReadResult, ResultType } from '../adapter';
+import type { AdapterMetrics, HospitalAdapter } from '../adapter';
 import { type CodeMap, EMPTY_CODE_MAP, loadCodeMap } from '../common/code-map';
-import { FolderSource } from '../common/folder-source';
+import { FolderSource, FolderSourceAdapter } from '../common/folder-source';
 import type { Candidate } from '../common/report-index';
 import { CdaParseError, decodeCda, parseCdaDocument } from './cda-parser';
 import { cdaPatientId, cdaReportToFhir } from './cda-to-fhir';
@@ -32,13 +32,14 @@ class TooLarge extends Error {}
  * a DOCTYPE or entity declaration) is skipped as a whole and reported in `status()` (`/healthz`),
  * `xzq_cda_documents_rejected_total` and a log line with the file name and the rule broken.
  */
-export class CdaAdapter implements HospitalAdapter {
+export class CdaAdapter extends FolderSourceAdapter implements HospitalAdapter {
   readonly kind = 'cda' as const;
   readonly hospitalId: string;
   private codeMap: CodeMap = EMPTY_CODE_MAP;
-  private readonly source: FolderSource;
+  protected readonly source: FolderSource;
 
   constructor(private readonly opts: CdaAdapterOptions) {
+    super();
     this.hospitalId = opts.hospitalId;
     const max = opts.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES;
     this.source = new FolderSource({
@@ -71,26 +72,5 @@ export class CdaAdapter implements HospitalAdapter {
 
   close(): Promise<void> {
     return this.source.close();
-  }
-
-  /** Scan the folder now (tests; the poll timer does it otherwise). */
-  scan(): Promise<void> {
-    return this.source.scan();
-  }
-
-  async findPatient(nationalId: string, _opts: FetchOptions): Promise<LocalPatient | null> {
-    return this.source.patient(nationalId);
-  }
-
-  async fetchResults(patient: LocalPatient, types: readonly ResultType[], _opts: FetchOptions): Promise<Partial<HospitalResults>> {
-    return this.source.results(patient.localId, types);
-  }
-
-  async readResult(type: ResultType, localId: string, _opts: FetchOptions): Promise<ReadResult | null> {
-    return this.source.read(type, localId);
-  }
-
-  status(): AdapterStatus {
-    return this.source.status();
   }
 }

@@ -3,7 +3,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { AdapterStatus, HospitalResults, LocalPatient, ReadResult, ResultType } from '../adapter';
+import type { AdapterStatus, FetchOptions, HospitalResults, LocalPatient, ReadResult, ResultType } from '../adapter';
 import { AdapterHealth } from './adapter-health';
 import { type Candidate, ReportIndex } from './report-index';
 
@@ -229,5 +229,35 @@ export class FolderSource {
   /** A failure of the adapter around the folder (the MLLP listener), for `status()`. */
   failed(message: string): void {
     this.health.failed(message);
+  }
+}
+
+/**
+ * What an adapter served from a {@link FolderSource} (hl7v2, cda) answers straight from it: the
+ * patient, their results, one result, a scan and the health. The folder is in memory, so the fetch
+ * options (deadline, abort) have nothing to cut short.
+ */
+export abstract class FolderSourceAdapter {
+  protected abstract readonly source: FolderSource;
+
+  /** Scan the folder now (also used by tests and by the poll timer); concurrent calls share one scan. */
+  scan(): Promise<void> {
+    return this.source.scan();
+  }
+
+  async findPatient(nationalId: string, _opts: FetchOptions): Promise<LocalPatient | null> {
+    return this.source.patient(nationalId);
+  }
+
+  async fetchResults(patient: LocalPatient, types: readonly ResultType[], _opts: FetchOptions): Promise<Partial<HospitalResults>> {
+    return this.source.results(patient.localId, types);
+  }
+
+  async readResult(type: ResultType, localId: string, _opts: FetchOptions): Promise<ReadResult | null> {
+    return this.source.read(type, localId);
+  }
+
+  status(): AdapterStatus {
+    return this.source.status();
   }
 }

@@ -62,7 +62,7 @@ export class ReportIndex {
   private readonly fillersByFile = new Map<string, Set<string>>();
   private readonly byPatient = new Map<string, Set<string>>();
   private readonly byId = new Map<string, StoredResult>();
-  private patients = new Map<string, { localId: string; mrns: string[] }>();
+  private patients: PatientTable = new Map();
 
   /** Replace everything a file contributed (an empty list removes the file). */
   replaceFile(file: string, entries: Candidate[]): void {
@@ -72,15 +72,7 @@ export class ReportIndex {
       if (list.length) this.candidates.set(filler, list);
       else this.candidates.delete(filler);
     }
-    const mine = new Set<string>();
-    for (const c of entries) {
-      const filler = c.source.fillerOrderNumber;
-      mine.add(filler);
-      affected.add(filler);
-      const list = this.candidates.get(filler);
-      if (list) list.push(c);
-      else this.candidates.set(filler, [c]);
-    }
+    const mine = this.add(entries, new Set<string>(), affected);
     if (mine.size) this.fillersByFile.set(file, mine);
     else this.fillersByFile.delete(file);
     for (const filler of affected) this.elect(filler);
@@ -88,8 +80,14 @@ export class ReportIndex {
 
   /** Add reports to what a file contributed (a message appended to an MLLP journal): only their reports are elected again. */
   addToFile(file: string, entries: readonly Candidate[]): void {
-    const mine = this.fillersByFile.get(file) ?? new Set<string>();
     const affected = new Set<string>();
+    const mine = this.add(entries, this.fillersByFile.get(file) ?? new Set<string>(), affected);
+    if (mine.size) this.fillersByFile.set(file, mine);
+    for (const filler of affected) this.elect(filler);
+  }
+
+  /** Add candidates to their reports' lists, noting their reports in `mine` and `affected`; answers `mine`. */
+  private add(entries: readonly Candidate[], mine: Set<string>, affected: Set<string>): Set<string> {
     for (const c of entries) {
       const filler = c.source.fillerOrderNumber;
       mine.add(filler);
@@ -98,8 +96,7 @@ export class ReportIndex {
       if (list) list.push(c);
       else this.candidates.set(filler, [c]);
     }
-    if (mine.size) this.fillersByFile.set(file, mine);
-    for (const filler of affected) this.elect(filler);
+    return mine;
   }
 
   private elect(filler: string): void {
@@ -140,25 +137,13 @@ export class ReportIndex {
    * (a message just stored from MLLP): a superset of the rebuilt table, so a lookup never misses.
    */
   addPatientsOf(entries: readonly Candidate[]): void {
-    for (const c of entries) {
-      const nid = c.source.patient.nationalId;
-      if (!nid) continue;
-      let p = this.patients.get(nid);
-      if (!p) this.patients.set(nid, (p = { localId: nid, mrns: [] }));
-      for (const mrn of c.source.patient.mrns) if (!p.mrns.includes(mrn)) p.mrns.push(mrn);
-    }
+    addPatients(this.patients, entries);
   }
 
   /** Rebuild the national id → patient table (after a batch of file changes). */
   rebuildPatients(): void {
-    const patients = new Map<string, { localId: string; mrns: string[] }>();
-    for (const c of this.winners.values()) {
-      const nid = c.source.patient.nationalId;
-      if (!nid) continue;
-      let p = patients.get(nid);
-      if (!p) patients.set(nid, (p = { localId: nid, mrns: [] }));
-      for (const mrn of c.source.patient.mrns) if (!p.mrns.includes(mrn)) p.mrns.push(mrn);
-    }
+    const patients: PatientTable = new Map();
+    addPatients(patients, this.winners.values());
     this.patients = patients;
   }
 
@@ -183,6 +168,20 @@ export class ReportIndex {
 
   get reportCount(): number {
     return this.winners.size;
+  }
+}
+
+/** national id → the patient's local id and MRNs */
+type PatientTable = Map<string, { localId: string; mrns: string[] }>;
+
+/** Add the patients of reports to a national id → patient table (MRNs merged). */
+function addPatients(table: PatientTable, entries: Iterable<Candidate>): void {
+  for (const c of entries) {
+    const nid = c.source.patient.nationalId;
+    if (!nid) continue;
+    let p = table.get(nid);
+    if (!p) table.set(nid, (p = { localId: nid, mrns: [] }));
+    for (const mrn of c.source.patient.mrns) if (!p.mrns.includes(mrn)) p.mrns.push(mrn);
   }
 }
 

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import type { AdapterMetrics, AdapterStatus, FetchOptions, HospitalAdapter, HospitalResults, LocalPatient, ReadResult, ResultType } from '../adapter';
+import type { AdapterMetrics, AdapterStatus, HospitalAdapter } from '../adapter';
 import { type CodeMap, EMPTY_CODE_MAP, loadCodeMap } from '../common/code-map';
-import { FolderSource } from '../common/folder-source';
+import { FolderSource, FolderSourceAdapter } from '../common/folder-source';
 import type { Candidate } from '../common/report-index';
 import { MllpListener, type MllpTlsFiles } from '../mllp/mllp-listener';
 import { OruReceiver } from '../mllp/oru-receiver';
-import { decodeHl7File, Hl7ParseError, parseOruFile } from './oru-parser';
+import { decodeHl7File, Hl7ParseError, type OruReport, parseOruFile } from './oru-parser';
 import { oruPatientId, oruReportToFhir } from './oru-to-fhir';
 
 export interface MllpOptions {
@@ -39,15 +39,16 @@ export interface Hl7v2AdapterOptions {
  * does not parse is skipped, counted (status().details, `xzq_hl7v2_files_rejected_total`) and
  * logged by name only.
  */
-export class Hl7v2Adapter implements HospitalAdapter {
+export class Hl7v2Adapter extends FolderSourceAdapter implements HospitalAdapter {
   readonly kind = 'hl7v2' as const;
   readonly hospitalId: string;
   private codeMap: CodeMap = EMPTY_CODE_MAP;
-  private readonly source: FolderSource;
+  protected readonly source: FolderSource;
   private listener?: MllpListener;
   private receiver?: OruReceiver;
 
   constructor(private readonly opts: Hl7v2AdapterOptions) {
+    super();
     this.hospitalId = opts.hospitalId;
     this.source = new FolderSource({
       dir: opts.inbox,
@@ -63,14 +64,13 @@ export class Hl7v2Adapter implements HospitalAdapter {
   }
 
   private parseFile(name: string, bytes: Buffer, mtimeMs: number): Candidate[] {
+    return this.candidatesOf(name, mtimeMs, parseOruFile(decodeHl7File(bytes)));
+  }
+
+  /** Reports of an inbox file or of a message the MLLP listener stored → index candidates. */
+  private candidatesOf(file: string, mtimeMs: number, reports: readonly OruReport[]): Candidate[] {
     const ctx = { hospitalId: this.hospitalId, codeMap: this.codeMap };
-    return parseOruFile(decodeHl7File(bytes)).map((source) => ({
-      file: name,
-      fileMtimeMs: mtimeMs,
-      source,
-      mapped: oruReportToFhir(source, ctx),
-      patientId: oruPatientId(source),
-    }));
+    return reports.map((source) => ({ file, fileMtimeMs: mtimeMs, source, mapped: oruReportToFhir(source, ctx), patientId: oruPatientId(source) }));
   }
 
   async start(): Promise<void> {
@@ -82,7 +82,7 @@ export class Hl7v2Adapter implements HospitalAdapter {
         hospitalId: this.hospitalId,
         dir: this.opts.inbox,
         source: this.source,
-        context: () => ({ hospitalId: this.hospitalId, codeMap: this.codeMap }),
+        candidates: (file, mtimeMs, reports) => this.candidatesOf(file, mtimeMs, reports),
         allowedFacilities: m.allowedFacilities,
         maxMessageBytes: m.maxMessageBytes,
         log,
@@ -112,29 +112,12 @@ export class Hl7v2Adapter implements HospitalAdapter {
     await this.source.close();
   }
 
-  /** Scan the inbox now (also used by tests and by the poll timer); concurrent calls share one scan. */
-  scan(): Promise<void> {
-    return this.source.scan();
-  }
-
   /** The port the MLLP listener listens on (the one configured, or the one the system gave for 0). */
   get mllpPort(): number | undefined {
     return this.listener?.port;
   }
 
-  async findPatient(nationalId: string, _opts: FetchOptions): Promise<LocalPatient | null> {
-    return this.source.patient(nationalId);
-  }
-
-  async fetchResults(patient: LocalPatient, types: readonly ResultType[], _opts: FetchOptions): Promise<Partial<HospitalResults>> {
-    return this.source.results(patient.localId, types);
-  }
-
-  async readResult(type: ResultType, localId: string, _opts: FetchOptions): Promise<ReadResult | null> {
-    return this.source.read(type, localId);
-  }
-
-  status(): AdapterStatus {
+  override status(): AdapterStatus {
     if (!this.opts.mllp) return this.source.status();
     const l = this.listener?.stats;
     const r = this.receiver?.stats;

@@ -1,4 +1,5 @@
 import { Hl7Message } from '@medplum/core';
+import { CHINA_OFFSET_MS } from '../common/datetime';
 import { unescapeHl7 } from '../hl7v2/oru-parser';
 
 /**
@@ -82,7 +83,7 @@ let ackCounter = 0;
 
 /** HL7 TS in China time, to the millisecond. */
 function hl7Now(now: Date): string {
-  const t = new Date(now.getTime() + 8 * 3_600_000).toISOString();
+  const t = new Date(now.getTime() + CHINA_OFFSET_MS).toISOString();
   return `${t.slice(0, 4)}${t.slice(5, 7)}${t.slice(8, 10)}${t.slice(11, 13)}${t.slice(14, 16)}${t.slice(17, 19)}.${t.slice(20, 23)}+0800`;
 }
 

@@ -1,9 +1,7 @@
 import type { Logger } from 'pino';
-import type { BuildContext } from '../common/fhir-builders';
 import type { FolderSource } from '../common/folder-source';
 import type { Candidate } from '../common/report-index';
 import { decodeHl7File, Hl7ParseError, type OruReport, parseOruMessage, splitMessages } from '../hl7v2/oru-parser';
-import { oruPatientId, oruReportToFhir } from '../hl7v2/oru-to-fhir';
 import { buildAck, type ErrorCondition, type ErrorLocation, type MshHeader, readMsh } from './hl7-ack';
 import type { FrameEvent } from './mllp-framing';
 import { MessageJournal, messageKey } from './message-journal';
@@ -22,7 +20,8 @@ export interface OruReceiverOptions {
   /** the store folder (the hl7v2 adapter's inbox) */
   dir: string;
   source: FolderSource;
-  context: () => BuildContext;
+  /** reports stored in a journal → index candidates, mapped as the inbox's files are */
+  candidates(file: string, mtimeMs: number, reports: readonly OruReport[]): Candidate[];
   /** MSH-4 namespace ids (or universal ids) allowed to send; empty = any */
   allowedFacilities: readonly string[];
   maxMessageBytes: number;
@@ -134,12 +133,11 @@ export class OruReceiver {
     if (this.keys.has(key)) return true;
 
     const reports = this.validate(text);
-    const ctx = this.opts.context();
     const work = (async () => {
       const { name, size, index } = await this.journal.append(bytes);
       this.keys.add(key);
       const mtimeMs = Date.now();
-      const added: Candidate[] = reports.map((source) => ({ file: name, fileMtimeMs: mtimeMs, source: { ...source, messageIndex: index }, mapped: oruReportToFhir(source, ctx), patientId: oruPatientId(source) }));
+      const added = this.opts.candidates(name, mtimeMs, reports.map((source) => ({ ...source, messageIndex: index })));
       this.opts.source.ingest(name, { mtimeMs, size }, added);
     })();
     this.inFlight.set(key, work);

@@ -839,8 +839,6 @@ export function label(t: Translate, prefix: string, code: string | undefined, fa
   return key in zh ? t(key as MessageKey) : code;
 }
 
-export const hasKey = (key: string): key is MessageKey => key in zh;
-
 /** The language is kept for the tab only (sessionStorage), like everything else the console keeps. */
 export function storedLang(): Lang {
   try {

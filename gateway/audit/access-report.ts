@@ -1,5 +1,10 @@
 import type { AuditEvent, Parameters, ParametersParameter } from '@medplum/fhirtypes';
+import { CITY_NAMES_ZH, type GatewayConfig } from '../config';
+import { badRequest } from '../fhir/outcomes';
+import type { CatalogItem } from '../recognition/contract';
+import type { Db } from '../storage/db';
 import { ACT_REASON_SYSTEM, PARTICIPATION_TYPE_SYSTEM, ROLE_CLASS_SYSTEM } from './audit-event';
+import { searchEvents } from './audit-store';
 
 /**
  * The resident's access report (PIPL Art. 44–45; docs/audit.md §6): who processed their results —
@@ -123,4 +128,55 @@ export function accessReportParameters(p: { patientId: string; residentLabel: st
     parameter.push({ name: 'access', part });
   }
   return { resourceType: 'Parameters', parameter };
+}
+
+/** The lookups a report needs, from the configuration and the catalogue. */
+export function reportContext(config: Pick<GatewayConfig, 'hospitals' | 'clients'>, catalog: readonly CatalogItem[]): ReportContext {
+  const hospitals = new Map(config.hospitals.map((h) => [h.id, h]));
+  const items = new Map(catalog.map((i) => [i.code, i.display]));
+  const supervisors = new Set(config.clients.filter((c) => c.roles.includes('auditor')).map((c) => c.id));
+  return {
+    hospitalName: (id) => hospitals.get(id)?.name,
+    hospitalCity: (id) => CITY_NAMES_ZH[hospitals.get(id)?.city ?? ''],
+    itemName: (code) => items.get(code),
+    isSupervisor: (clientId) => supervisors.has(clientId),
+  };
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_MS = 86_400_000;
+
+/**
+ * The report's period from `from` and `to` (Beijing days, both included) as instants
+ * [start, end); refused when a date is missing or malformed, inverted, or starts before the
+ * retention window (older events may be archived, so the report could not be complete). Pure.
+ */
+export function reportPeriod(from: string | undefined, to: string | undefined, now: Date, retentionDays: number): { start: Date; end: Date } {
+  const day = (v: string | undefined, name: 'from' | 'to') => {
+    if (!v) throw badRequest(`${name} (YYYY-MM-DD) is required`, name, 'parameter-required');
+    if (!DAY.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`)) || new Date(`${v}T00:00:00Z`).toISOString().slice(0, 10) !== v) {
+      throw badRequest(`${name}: expected a date YYYY-MM-DD`, name, 'invalid-date');
+    }
+    return Date.parse(`${v}T00:00:00+08:00`);
+  };
+  const start = day(from, 'from');
+  const end = day(to, 'to') + DAY_MS;
+  if (start >= end) throw badRequest('from must not be after to', ['from', 'to'], 'invalid-period');
+  if (start < now.getTime() - retentionDays * DAY_MS) {
+    throw badRequest(`from: the audit trail keeps ${retentionDays} days online; ask for a later start`, 'from', 'period-beyond-retention');
+  }
+  return { start: new Date(start), end: new Date(end) };
+}
+
+/** Events one report lists at most; more is said in the report (`truncated`). */
+export const MAX_REPORT_EVENTS = 2000;
+
+/** The report's entries for these identities in the period, newest first. */
+export async function collectReport(reader: Db, ctx: ReportContext, ids: string[], period: { start: Date; end: Date }): Promise<{ entries: ReportEntry[]; truncated: boolean }> {
+  const page = await searchEvents(reader, {
+    patients: ids,
+    dates: [{ op: 'range', start: period.start.toISOString(), end: period.end.toISOString() }],
+    count: MAX_REPORT_EVENTS,
+  });
+  return { entries: page.events.map((e) => reportEntry(e.resource as unknown as AuditEvent, ctx)), truncated: page.next !== undefined };
 }

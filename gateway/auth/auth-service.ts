@@ -35,7 +35,7 @@ export function createAuthService(deps: ServiceDeps): AuthService {
   const users = createUserStore(db);
   const sessions = createSessionStore(db);
   const userTokens = createUserTokens({ config, apps, users, sessions, keys, clock });
-  const signIn = createSignIn({ config, apps, users, sessions, clock, log, onAttempt: (result) => metrics.signIns.inc({ result }) });
+  const signIn = createSignIn({ config, apps, users, sessions, clock, onAttempt: (result) => metrics.signIns.inc({ result }) });
   const endpointDeps = { config, clients, clock, log, metrics, jtis, keys, userTokens };
   /** a hospital system configured, or an app people sign in to */
   const knownClient = (id: string) => clients.has(id) || apps.has(id);

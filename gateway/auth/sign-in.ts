@@ -1,9 +1,8 @@
-import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config';
 import type { Clock, Requester } from '../context';
 import { safeText } from '../fhir/fhir-string';
 import type { RegisteredApp } from './apps';
-import { AUTHORIZE_PARAMS, checkAuthorizeRequest, langOf, redirectWith, type AuthorizePageProblem, type AuthorizeRequest } from './authorize-request';
+import { AUTHORIZE_PARAMS, checkAuthorizeRequest, redirectWith, type AuthorizePageProblem, type AuthorizeRequest } from './authorize-request';
 import { verifyAgainstNothing, verifyPassword } from './passwords';
 import { grantScopes } from './scopes';
 import type { SessionStore } from './session-store';
@@ -51,7 +50,6 @@ export interface SignInDeps {
   users: UserStore;
   sessions: SessionStore;
   clock: Clock;
-  log: Logger;
   /** each attempt's result, for the metric `xzq_sign_ins_total` */
   onAttempt?: (result: SignInResult) => void;
 }
@@ -119,8 +117,6 @@ export function createSignIn(deps: SignInDeps) {
       if (attempt.audit) deps.onAttempt?.(attempt.audit.result);
       return attempt;
     },
-
-    langOf,
   };
 
   async function attemptSignIn(form: Record<string, string[]>, ctx: { csrfOk: boolean; address?: string }): Promise<SignInAttempt> {

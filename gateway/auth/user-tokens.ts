@@ -79,22 +79,6 @@ export function createUserTokens(deps: UserTokenDeps) {
     return { accessToken: signAccessToken(claims, keys.signingKey()), expiresIn: lifetime, requester, refreshToken, user: signedIn };
   };
 
-  /** The purpose a refresh asks for; break-glass only for clinicians, only with a reason. */
-  const purposeOf = (form: Form, user: UserAccount): { code: string; reason?: string } => {
-    const code = form.purpose_of_use ?? defaultPurposeOf(user);
-    if (!USER_PURPOSES.has(code)) throw new OAuthError('invalid_request', `unsupported purpose_of_use (supported: ${[...USER_PURPOSES].join(', ')})`);
-    if (!BREAK_GLASS_PURPOSES.has(code)) {
-      if (form.break_glass_reason !== undefined) throw new OAuthError('invalid_request', 'break_glass_reason goes with a break-glass purpose_of_use only');
-      return { code };
-    }
-    if (!user.roles.includes('clinician')) throw new OAuthError('invalid_scope', 'break-glass purposes are for clinicians only');
-    const reason = safeText((form.break_glass_reason ?? '').trim(), { lineBreaks: false });
-    if ([...reason].length < MIN_BREAK_GLASS_REASON || [...reason].length > MAX_BREAK_GLASS_REASON) {
-      throw new OAuthError('invalid_request', `break-glass needs a break_glass_reason of ${MIN_BREAK_GLASS_REASON} to ${MAX_BREAK_GLASS_REASON} characters`);
-    }
-    return { code, reason };
-  };
-
   return {
     /** `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6) */
     async exchangeCode(form: Form): Promise<IssuedToken> {
@@ -136,7 +120,7 @@ export function createUserTokens(deps: UserTokenDeps) {
       // The purpose is checked before the token rotates: a refused break-glass leaves the session as it was.
       const current = await sessions.find(form.refresh_token);
       const owner = current && !current.ended_at ? await users.get(current.username) : undefined;
-      if (owner) purposeOf(form, owner);
+      if (owner) purposeFor(form, owner);
       const rotated = await sessions.rotate(form.refresh_token, now, config.signIn.sessionIdleMinutes);
       if (!rotated.ok) throw new OAuthError('invalid_grant', 'the session has ended; sign in again', `refresh ${rotated.reason}`);
       const session = rotated.session;
@@ -148,7 +132,7 @@ export function createUserTokens(deps: UserTokenDeps) {
         await sessions.end(session.sid, now, 'account');
         throw e;
       });
-      return issue(user, app, session.scope, session.sid, rotated.refreshToken, purposeOf(form, user));
+      return issue(user, app, session.scope, session.sid, rotated.refreshToken, purposeFor(form, user));
     },
 
     /**
@@ -170,3 +154,23 @@ export function createUserTokens(deps: UserTokenDeps) {
 }
 
 export type UserTokens = ReturnType<typeof createUserTokens>;
+
+/**
+ * The purpose a person's token carries (docs/users.md §3): their usual one unless the refresh asks
+ * for another; break-glass (ETREAT/BTG) for clinicians only and only with a typed reason of 4–500
+ * characters. Pure; throws OAuthError (table-tested in test/unit/gateway/auth/user-purpose.test.ts).
+ */
+export function purposeFor(form: { purpose_of_use?: string; break_glass_reason?: string }, user: Pick<UserAccount, 'roles'>): { code: string; reason?: string } {
+  const code = form.purpose_of_use ?? defaultPurposeOf(user);
+  if (!USER_PURPOSES.has(code)) throw new OAuthError('invalid_request', `unsupported purpose_of_use (supported: ${[...USER_PURPOSES].join(', ')})`);
+  if (!BREAK_GLASS_PURPOSES.has(code)) {
+    if (form.break_glass_reason !== undefined) throw new OAuthError('invalid_request', 'break_glass_reason goes with a break-glass purpose_of_use only');
+    return { code };
+  }
+  if (!user.roles.includes('clinician')) throw new OAuthError('invalid_scope', 'break-glass purposes are for clinicians only');
+  const reason = safeText((form.break_glass_reason ?? '').trim(), { lineBreaks: false });
+  if ([...reason].length < MIN_BREAK_GLASS_REASON || [...reason].length > MAX_BREAK_GLASS_REASON) {
+    throw new OAuthError('invalid_request', `break-glass needs a break_glass_reason of ${MIN_BREAK_GLASS_REASON} to ${MAX_BREAK_GLASS_REASON} characters`);
+  }
+  return { code, reason };
+}

@@ -1,4 +1,5 @@
 import type { Endpoint, ImagingStudy } from '@medplum/fhirtypes';
+import { DICOM_UID_SYSTEM } from '../../adapters/common/systems';
 
 /**
  * Where a released ImagingStudy's images are (API.md §4 as extended in docs/adapters.md
@@ -6,7 +7,6 @@ import type { Endpoint, ImagingStudy } from '@medplum/fhirtypes';
  * id>`, as a contained R4 Endpoint (`connectionType` dicom-wado-rs) that `ImagingStudy.endpoint`
  * references. A client appends `/studies/<Study Instance UID>…` to `address`, as to any WADO-RS base.
  */
-export const DICOM_UID_SYSTEM = 'urn:dicom:uid';
 export const ENDPOINT_CONNECTION_TYPE = 'http://terminology.hl7.org/CodeSystem/endpoint-connection-type';
 
 /** The per-study WADO-RS base of an ImagingStudy (gateway id). */

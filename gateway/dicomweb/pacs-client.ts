@@ -23,15 +23,26 @@ export interface PacsConfig {
 const BODY_IDLE_MS = 60_000;
 const MAX_QIDO_BYTES = 4 * 1024 * 1024;
 
+/** A PACS as the client holds it: its base without a trailing slash, and how it is reached. */
+interface Pacs extends PacsConfig {
+  request: typeof http.request;
+  agent: http.Agent;
+}
+
 export function createPacsClient(deps: { pacs: readonly PacsConfig[]; log: Logger }): PacsClient & { close(): void } {
-  const byHospital = new Map(deps.pacs.map((p) => [p.hospitalId, { ...p, dicomweb: p.dicomweb.replace(/\/+$/, '') }]));
   const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 32 }), https: new https.Agent({ keepAlive: true, maxSockets: 32 }) };
+  // the client library and connection pool of each PACS, chosen once by its base's scheme
+  const byHospital = new Map(
+    deps.pacs.map((p): [string, Pacs] => {
+      const tls = /^https:/i.test(p.dicomweb);
+      return [p.hospitalId, { ...p, dicomweb: p.dicomweb.replace(/\/+$/, ''), request: tls ? https.request : http.request, agent: tls ? agents.https : agents.http }];
+    }),
+  );
   const log = deps.log;
 
   /** GET one URL of a PACS; resolves with the answer once its headers are in, within the deadline. */
-  function get(p: PacsConfig, path: string, accept: string): Promise<IncomingMessage> {
+  function get(p: Pacs, path: string, accept: string): Promise<IncomingMessage> {
     const url = new URL(p.dicomweb + path);
-    const lib = url.protocol === 'https:' ? https : http;
     return new Promise<IncomingMessage>((resolve, reject) => {
       let settled = false;
       const fail = (reason: string, kind: string) => {
@@ -42,7 +53,7 @@ export function createPacsClient(deps: { pacs: readonly PacsConfig[]; log: Logge
         log.warn({ hospital: p.hospitalId, kind }, 'pacs call failed');
         reject(badGateway(`The PACS of hospital ${p.hospitalId} ${reason}`));
       };
-      const req = lib.request(url, { method: 'GET', headers: { Accept: accept }, agent: url.protocol === 'https:' ? agents.https : agents.http }, (res) => {
+      const req = p.request(url, { method: 'GET', headers: { Accept: accept }, agent: p.agent }, (res) => {
         if (settled) return void res.destroy();
         settled = true;
         clearTimeout(deadline);
@@ -61,7 +72,7 @@ export function createPacsClient(deps: { pacs: readonly PacsConfig[]; log: Logge
     res.on('error', () => undefined);
   };
 
-  function pacsOf(hospitalId: string): PacsConfig {
+  function pacsOf(hospitalId: string): Pacs {
     const p = byHospital.get(hospitalId);
     if (!p) throw notFound(`Hospital ${hospitalId} has no PACS connected to the gateway`);
     return p;

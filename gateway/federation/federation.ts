@@ -66,9 +66,7 @@ export function createFederation(deps: { callers: ReadonlyMap<string, HospitalCa
       // Merged identities (docs/patient-data.md §5): the hospital holds a record for each; all are asked.
       return caller.call('results', async (adapter, opts) => {
         const each = await Promise.all(links.map((l) => adapter.fetchResults({ localId: l.localId, mrns: l.mrns }, types, opts)));
-        const results: HospitalAnswer['results'] = {};
-        for (const r of each) for (const [type, list] of Object.entries(r) as Array<[ResultType, NonNullable<(typeof r)[ResultType]>]>) (results[type] ??= [] as never[]).push(...(list as never[]));
-        return { hospitalId, results };
+        return { hospitalId, results: concatResults(each) };
       });
     }
     if (pending && !known) {
@@ -165,4 +163,12 @@ export function createFederation(deps: { callers: ReadonlyMap<string, HospitalCa
       }
     },
   };
+}
+
+/** One hospital's answers for several of its records of one resident, as one answer. */
+export function concatResults(answers: ReadonlyArray<Partial<HospitalResults>>): Partial<HospitalResults> {
+  const pick = <K extends ResultType>(type: K) => answers.flatMap((a) => (a[type] ?? []) as HospitalResults[K][number][]) as HospitalResults[K];
+  const out: Partial<HospitalResults> = {};
+  for (const type of ['DiagnosticReport', 'Observation', 'ImagingStudy'] as const) if (answers.some((a) => a[type])) (out as Record<ResultType, unknown>)[type] = pick(type);
+  return out;
 }

@@ -2,7 +2,7 @@ import type { ImagingStudy } from '@medplum/fhirtypes';
 import type { DicomJsonDataset, ImagingStudyFilter, ImagingStudySearch, PacsAnswer, PacsClient, WadoRequest } from '../dicomweb/contract';
 import { studyDicomwebBase, studyUidOf } from '../dicomweb/endpoint';
 import { isDicomUid } from '../dicomweb/wado-path';
-import { badRequest, isOperationOutcomeError, notFound } from '../fhir/outcomes';
+import { badGateway, badRequest, isOperationOutcomeError, notFound } from '../fhir/outcomes';
 import type { Access, PatientData, Subject } from './contract';
 
 /**
@@ -14,6 +14,11 @@ import type { Access, PatientData, Subject } from './contract';
 
 const tag = (vr: string, value: unknown): { vr: string; Value: unknown[] } => ({ vr, Value: [value] });
 
+/**
+ * QIDO-RS: the PACS's descriptions of the patient's released ImagingStudies that match the filter,
+ * in gateway form; null when no hospital knows the patient, 502 when nothing was found because
+ * PACS failed (with some found, `failedHospitals` names the ones missing).
+ */
 export async function findImagingStudies(
   data: Pick<PatientData, 'results'>,
   pacs: PacsClient | undefined,
@@ -29,8 +34,10 @@ export async function findImagingStudies(
     const uid = f.resource.resourceType === 'ImagingStudy' ? studyUidOf(study) : undefined;
     if (!uid || !study.id || !pacs?.has(f.hospitalId)) return [];
     if (filter.studyUids?.length && !filter.studyUids.includes(uid)) return [];
-    const modalities = [...(study.modality ?? []), ...(study.series ?? []).map((s) => s.modality)].map((m) => m?.code);
-    if (filter.modalities?.length && !filter.modalities.some((m) => modalities.includes(m))) return [];
+    if (filter.modalities?.length) {
+      const modalities = [...(study.modality ?? []), ...(study.series ?? []).map((s) => s.modality)].map((m) => m?.code);
+      if (!filter.modalities.some((m) => modalities.includes(m))) return [];
+    }
     return [{ uid, study, hospitalId: f.hospitalId }];
   });
   const failed = new Set<string>();
@@ -47,7 +54,8 @@ export async function findImagingStudies(
       }
     }),
   );
-  const datasets = answers.flat().map(({ d, w }) => {
+  const hits = answers.flat();
+  const datasets = hits.map(({ d, w }) => {
     const out: DicomJsonDataset = { ...d };
     out['00081190'] = tag('UR', `${studyDicomwebBase(publicBaseUrl, w.study.id!)}/studies/${w.uid}`);
     out['00100020'] = tag('LO', found.patientId);
@@ -56,7 +64,9 @@ export async function findImagingStudies(
   });
   // the audit trail names the hospitals whose images' descriptions were returned
   access.record.hospitalsReturned.clear();
-  for (const { w } of answers.flat()) access.record.hospitalsReturned.add(w.hospitalId);
+  for (const { w } of hits) access.record.hospitalsReturned.add(w.hospitalId);
+  // nothing found, and PACS failed: the search failed (beside any answer the caller says who is missing)
+  if (!hits.length && failed.size) throw badGateway(`The PACS of ${[...failed].join(', ')} did not answer`);
   return { patientId: found.patientId, datasets, failedHospitals: [...failed] };
 }
 

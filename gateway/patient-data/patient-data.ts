@@ -214,11 +214,19 @@ export function createPatientData(deps: {
       let withheld = false;
       // the national id encodes the birth date: a hospital's match under another date is not this resident
       const compact = birthDate.replace(/-/g, '');
-      for (const nid of found.nationalIds.filter((n) => n.slice(6, 14) === compact).slice(0, MAX_NAME_MATCHES)) {
-        const patient = await answering(await patientIndex.resolveNationalId(nid));
-        if (!patient) continue;
-        const g = await consent.gateIfPermitted(patient.id, access.requester);
-        const view = identityView({ patient, permitted: Boolean(g), askerHospital: own, askedBy: { nameAndBirthDate: true } });
+      const nids = found.nationalIds.filter((n) => n.slice(6, 14) === compact).slice(0, MAX_NAME_MATCHES);
+      // each match is resolved and judged on its own: all at once, kept in the hospitals' order
+      const judged = await Promise.all(
+        nids.map(async (nid) => {
+          const patient = await answering(await patientIndex.resolveNationalId(nid));
+          if (!patient) return undefined;
+          const g = await consent.gateIfPermitted(patient.id, access.requester);
+          return { patient, g, view: identityView({ patient, permitted: Boolean(g), askerHospital: own, askedBy: { nameAndBirthDate: true } }) };
+        }),
+      );
+      for (const j of judged) {
+        if (!j) continue;
+        const { patient, g, view } = j;
         if (view.kind === 'unknown') {
           withheld = true;
           continue;
@@ -239,15 +247,15 @@ export function createPatientData(deps: {
 
     async reportSubject(access, patientId) {
       counted('access-report', 'none');
-      const patient = await patientIndex.get(patientId);
-      if (!patient) throw notFound(`Patient/${patientId.slice(0, 64)} is not known`);
+      const [patient, survivor] = await Promise.all([patientIndex.get(patientId), patientIndex.survivorOf(patientId)]);
+      if (!patient || !survivor) throw notFound(`Patient/${patientId.slice(0, 64)} is not known`);
       access.record.addPatient(patient.id);
-      const group = await patientIndex.identityGroup(patient.id);
+      // the survivor and every identity merged into it: the same group consent judges
+      const group = [survivor.id, ...(survivor.replaces ?? [])];
       const own = access.requester.hospitalId;
       // A registrar hands the report to a resident of their own hospital; auditors see every resident's.
-      if (!access.requester.roles.includes('auditor')) {
-        const survivor = (await patientIndex.survivorOf(patient.id)) ?? patient;
-        if (!own || !survivor.links.some((l) => l.hospitalId === own)) throw forbidden('The resident has no record at your hospital', 'not-own-resident');
+      if (!access.requester.roles.includes('auditor') && (!own || !survivor.links.some((l) => l.hospitalId === own))) {
+        throw forbidden('The resident has no record at your hospital', 'not-own-resident');
       }
       // the national id masked as on a receipt: the report may be printed and carried
       const nid = patient.nationalId;

@@ -37,3 +37,6 @@ export function sourceHospital(r: Resource): string | undefined {
 
 /** `Organization/<id>` → id */
 export const orgId = (reference: string | undefined) => /^(?:.*\/)?Organization\/([^/]+)$/.exec(reference ?? '')?.[1];
+
+/** The member hospitals as the choices of a select: id the value, name the text. */
+export const hospitalChoices = (hospitals: ReadonlyMap<string, Hospital>) => [...hospitals.values()].map((h) => ({ value: h.id, text: h.name }));

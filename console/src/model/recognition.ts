@@ -10,8 +10,6 @@ export interface Recognition {
   validUntil?: string;
 }
 
-export const RECOGNITION_STATUSES = ['recognizable', 'own', 'not-in-catalog', 'not-final', 'not-accredited', 'grade-below', 'expired'] as const;
-
 export function recognitionOf(r: Resource): Recognition {
   const ext = (r as { extension?: Array<{ url?: string; extension?: Array<{ url?: string; valueCode?: string; valueDateTime?: string; valueCoding?: { code?: string; display?: string } }> }> }).extension?.find(
     (e) => e.url?.endsWith('/StructureDefinition/recognition'),

@@ -1,6 +1,6 @@
 import type { WadoRequest } from '../../dicomweb/contract';
 import { isDicomUid, parseFrames } from '../../dicomweb/wado-path';
-import { badGateway, badRequest } from '../../fhir/outcomes';
+import { badRequest } from '../../fhir/outcomes';
 import { NATIONAL_ID_SYSTEM } from '../../patient-index/national-id';
 import type { PatientData, Subject } from '../../patient-data/contract';
 import { accessOf } from '../access';
@@ -55,9 +55,6 @@ export function dicomwebRoutes(deps: { patientData: PatientData }): Route[] {
     const limit = int(req, 'limit', 1000);
     const offset = int(req, 'offset', 100_000) ?? 0;
     const found = await patientData.imagingStudies(accessOf(req), subject, { studyUids, modalities });
-    if (found && !found.datasets.length && found.failedHospitals.length) {
-      throw badGateway(`The PACS of ${found.failedHospitals.join(', ')} did not answer`);
-    }
     const all = found?.datasets ?? [];
     const page = all.slice(offset, limit === undefined ? undefined : offset + limit);
     const headers: Record<string, string> = {};

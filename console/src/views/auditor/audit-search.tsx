@@ -5,11 +5,18 @@ import { summariseAuditEvent, type AuditSummary } from '../../model/audit';
 import { auditCsv, BREAK_GLASS, EMPTY_CRITERIA, localFilter, orgName, requestPath, serverParams, trimmed, type Criteria } from '../../model/audit-query';
 import { CSV_BOM } from '../../model/csv';
 import { chinaDateTime } from '../../model/format';
+import { hospitalChoices } from '../../model/hospitals';
+import { saveBlob } from '../common/download';
 import { errorText, type ErrorText } from '../common/errors';
+import { DateField, SelectField, SubmitButton } from '../common/fields';
 import { ErrorBox } from '../common/notices';
+import { TableHead } from '../common/table-head';
 import { useI18n, useServices } from '../context';
 import { AuditDetail } from './audit-detail';
 
+
+/** the AuditEvent outcome codes: success, minor, serious and major failure */
+const OUTCOMES = ['0', '4', '8', '12'];
 
 const SUBTYPES = ['search-type', 'read', 'create', 'update', '$recognition', '$recognition-decision', '$recognition-stats', '$verify', '$ihe-pix', 'token'];
 
@@ -52,7 +59,7 @@ export function AuditSearchView() {
   const local = useMemo(() => (applied ? localFilter(applied, params) : undefined), [applied, params]);
   const shown = useMemo(() => (local ? events.filter(local) : events), [events, local]);
 
-  const set = (k: keyof Criteria) => (e: Event) => setCriteria((c) => ({ ...c, [k]: (e.currentTarget as HTMLInputElement | HTMLSelectElement).value }));
+  const set = (k: keyof Criteria) => (value: string) => setCriteria((c) => ({ ...c, [k]: value }));
 
   const run = async (e: Event) => {
     e.preventDefault();
@@ -94,14 +101,7 @@ export function AuditSearchView() {
 
   const exportCsv = () => {
     const blob = new Blob([CSV_BOM, auditCsv(t, shown, hospitals)], { type: 'text/csv;charset=utf-8' });
-    const url = URL.createObjectURL(blob);
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = `audit-events-${new Date().toISOString().slice(0, 10)}.csv`;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    saveBlob(blob, `audit-events-${new Date().toISOString().slice(0, 10)}.csv`);
   };
 
   const hospitalLocal = !params.has('hospital');
@@ -112,66 +112,47 @@ export function AuditSearchView() {
           {t('audit.title')}
         </h2>
         <div class="form-grid">
-          <Text id="a-patient" label={t('audit.patient')} value={criteria.patient} onInput={set('patient')} mono />
-          <Text id="a-user" label={t('audit.user')} value={criteria.user} onInput={set('user')} mono />
-          <Text id="a-client" label={t('audit.client')} value={criteria.client} onInput={set('client')} mono />
-          <div class="field">
-            <label for="a-hospital">
-              {t('audit.hospital')}
-              {hospitalLocal && <span class="field-note"> {t('audit.hospitalLocal')}</span>}
-            </label>
-            <select id="a-hospital" class="input" value={criteria.hospital} onChange={set('hospital')}>
-              <option value="">{t('audit.any')}</option>
-              {[...hospitals.values()].map((h) => (
-                <option key={h.id} value={h.id}>
-                  {h.name}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div class="field">
-            <label for="a-outcome">{t('audit.outcome')}</label>
-            <select id="a-outcome" class="input" value={criteria.outcome} onChange={set('outcome')}>
-              <option value="">{t('audit.any')}</option>
-              {['0', '4', '8', '12'].map((o) => (
-                <option key={o} value={o}>
-                  {label(t, 'audit.outcome', o, o)}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div class="field">
-            <label for="a-purpose">{t('audit.purpose')}</label>
-            <select id="a-purpose" class="input" value={criteria.purpose} onChange={set('purpose')}>
-              <option value="">{t('audit.any')}</option>
-              <option value={BREAK_GLASS}>{t('audit.purpose.breakGlass')}</option>
-              <option value="TREAT">{t('audit.purpose.TREAT')}</option>
-            </select>
-          </div>
-          <div class="field">
-            <label for="a-subtype">{t('audit.subtype')}</label>
-            <select id="a-subtype" class="input" value={criteria.subtype} onChange={set('subtype')}>
-              <option value="">{t('audit.any')}</option>
-              {SUBTYPES.map((s) => (
-                <option key={s} value={s}>
-                  {label(t, 'subtype', s, s)}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div class="field">
-            <label for="a-from">{t('audit.from')}</label>
-            <input id="a-from" class="input" type="date" value={criteria.from} onInput={set('from')} />
-          </div>
-          <div class="field">
-            <label for="a-to">{t('audit.to')}</label>
-            <input id="a-to" class="input" type="date" value={criteria.to} onInput={set('to')} />
-          </div>
+          <Text id="a-patient" label={t('audit.patient')} value={criteria.patient} onChange={set('patient')} mono />
+          <Text id="a-user" label={t('audit.user')} value={criteria.user} onChange={set('user')} mono />
+          <Text id="a-client" label={t('audit.client')} value={criteria.client} onChange={set('client')} mono />
+          <SelectField
+            id="a-hospital"
+            label={
+              <>
+                {t('audit.hospital')}
+                {hospitalLocal && <span class="field-note"> {t('audit.hospitalLocal')}</span>}
+              </>
+            }
+            value={criteria.hospital}
+            onChange={set('hospital')}
+            emptyText={t('audit.any')}
+            choices={hospitalChoices(hospitals)}
+          />
+          <SelectField
+            id="a-outcome"
+            label={t('audit.outcome')}
+            value={criteria.outcome}
+            onChange={set('outcome')}
+            emptyText={t('audit.any')}
+            choices={OUTCOMES.map((o) => ({ value: o, text: label(t, 'audit.outcome', o, o) }))}
+          />
+          <SelectField
+            id="a-purpose"
+            label={t('audit.purpose')}
+            value={criteria.purpose}
+            onChange={set('purpose')}
+            emptyText={t('audit.any')}
+            choices={[
+              { value: BREAK_GLASS, text: t('audit.purpose.breakGlass') },
+              { value: 'TREAT', text: t('audit.purpose.TREAT') },
+            ]}
+          />
+          <SelectField id="a-subtype" label={t('audit.subtype')} value={criteria.subtype} onChange={set('subtype')} emptyText={t('audit.any')} choices={SUBTYPES.map((s) => ({ value: s, text: label(t, 'subtype', s, s) }))} />
+          <DateField id="a-from" label={t('audit.from')} value={criteria.from} onChange={set('from')} />
+          <DateField id="a-to" label={t('audit.to')} value={criteria.to} onChange={set('to')} />
         </div>
         <div class="form-actions">
-          <button type="submit" class="btn btn-primary" disabled={busy}>
-            {busy ? t('audit.searching') : t('audit.search')}
-          </button>
+          <SubmitButton busy={busy} text={t('audit.search')} busyText={t('audit.searching')} />
           <button type="button" class="btn btn-light" onClick={exportCsv} disabled={shown.length === 0}>
             {t('audit.export')}
           </button>
@@ -194,20 +175,18 @@ export function AuditSearchView() {
           ) : (
             <div class="table-wrap">
               <table class="table" data-testid="audit-results">
-                <thead>
-                  <tr>
-                    <th scope="col">{t('audit.col.recorded')}</th>
-                    <th scope="col">{t('audit.col.user')}</th>
-                    <th scope="col">{t('audit.col.organization')}</th>
-                    <th scope="col">{t('audit.col.purpose')}</th>
-                    <th scope="col">{t('audit.col.action')}</th>
-                    <th scope="col">{t('audit.col.patient')}</th>
-                    <th scope="col">{t('audit.col.outcome')}</th>
-                    <th scope="col">
-                      <span class="sr-only">{t('audit.col.open')}</span>
-                    </th>
-                  </tr>
-                </thead>
+                <TableHead
+                  columns={[
+                    t('audit.col.recorded'),
+                    t('audit.col.user'),
+                    t('audit.col.organization'),
+                    t('audit.col.purpose'),
+                    t('audit.col.action'),
+                    t('audit.col.patient'),
+                    t('audit.col.outcome'),
+                    { text: t('audit.col.open'), srOnly: true },
+                  ]}
+                />
                 <tbody>
                   {shown.map((e) => (
                     <tr key={e.id} class={e.breakGlass ? 'row-breakglass' : undefined}>
@@ -258,11 +237,11 @@ export function AuditSearchView() {
 /** a regional id (a UUID) shortened for the table; the detail shows it whole */
 const shortId = (id: string) => (id.length > 13 ? `${id.slice(0, 8)}…` : id);
 
-function Text(props: { id: string; label: string; value: string; onInput: (e: Event) => void; mono?: boolean }) {
+function Text(props: { id: string; label: string; value: string; onChange: (value: string) => void; mono?: boolean }) {
   return (
     <div class="field">
       <label for={props.id}>{props.label}</label>
-      <input id={props.id} class={`input${props.mono ? ' input-mono' : ''}`} maxLength={128} spellcheck={false} value={props.value} onInput={props.onInput} />
+      <input id={props.id} class={`input${props.mono ? ' input-mono' : ''}`} maxLength={128} spellcheck={false} value={props.value} onInput={(e) => props.onChange((e.currentTarget as HTMLInputElement).value)} />
     </div>
   );
 }

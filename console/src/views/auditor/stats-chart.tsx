@@ -2,6 +2,7 @@ import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, L
 import { useEffect, useRef } from 'preact/hooks';
 import { percent, yuan } from '../../model/format';
 import type { StatsGroup } from '../../model/stats';
+import { TableHead } from '../common/table-head';
 import { useI18n } from '../context';
 
 // Only the parts used: a bar (cost avoided) and a line (rate) on a category axis — keeps the bundle small.
@@ -76,26 +77,7 @@ export function RateCostChart(props: { id: string; title: string; groups: StatsG
       </div>
       <div class="table-wrap">
         <table class="table table-compact" data-testid={`${props.id}-table`}>
-          <thead>
-            <tr>
-              <th scope="col">{t('stats.col.group')}</th>
-              <th scope="col" class="num">
-                {t('stats.decisions')}
-              </th>
-              <th scope="col" class="num">
-                {t('stats.accepted')}
-              </th>
-              <th scope="col" class="num">
-                {t('stats.retested')}
-              </th>
-              <th scope="col" class="num">
-                {t('stats.rate')}
-              </th>
-              <th scope="col" class="num">
-                {t('stats.cost')}
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={[t('stats.col.group'), ...(['stats.decisions', 'stats.accepted', 'stats.retested', 'stats.rate', 'stats.cost'] as const).map((k) => ({ text: t(k), num: true }))]} />
           <tbody>
             {props.groups.map((g) => (
               <tr key={g.key}>

@@ -1,9 +1,11 @@
 import type { Parameters } from '@medplum/fhirtypes';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { label } from '../../i18n';
 import { percent, yuan } from '../../model/format';
+import { hospitalChoices } from '../../model/hospitals';
 import { parseStats, type RecognitionStats } from '../../model/stats';
 import { errorText, type ErrorText } from '../common/errors';
+import { FieldError, SelectField, SubmitButton, type Choice } from '../common/fields';
 import { ErrorBox } from '../common/notices';
 import { useI18n, useServices } from '../context';
 import { RateCostChart } from './stats-chart';
@@ -23,11 +25,11 @@ export function StatsView(props: { visible: boolean }) {
   const [to, setTo] = useState('');
   const [hospital, setHospital] = useState('');
   const [item, setItem] = useState('');
-  const [items, setItems] = useState<Array<{ code: string; label: string }>>([]);
+  const [items, setItems] = useState<Choice[]>([]);
   const [stats, setStats] = useState<RecognitionStats | undefined>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ErrorText | undefined>();
-  const [loadedOnce, setLoadedOnce] = useState(false);
+  const loadedOnce = useRef(false);
   const [problem, setProblem] = useState<string | undefined>();
 
   const run = async (e?: Event) => {
@@ -45,7 +47,7 @@ export function StatsView(props: { visible: boolean }) {
       const s = parseStats(await api.get<Parameters>(`/$recognition-stats${q.size ? `?${q}` : ''}`));
       setStats(s);
       // the item list comes from the unfiltered answer: every item anyone decided on
-      if (!item) setItems(s.byItem.map((g) => ({ code: g.key, label: g.label })));
+      if (!item) setItems(s.byItem.map((g) => ({ value: g.key, text: g.label })));
     } catch (err) {
       setError(errorText(t, err));
     } finally {
@@ -54,8 +56,8 @@ export function StatsView(props: { visible: boolean }) {
   };
 
   useEffect(() => {
-    if (props.visible && !loadedOnce) {
-      setLoadedOnce(true);
+    if (props.visible && !loadedOnce.current) {
+      loadedOnce.current = true;
       void run();
     }
   }, [props.visible]);
@@ -75,38 +77,12 @@ export function StatsView(props: { visible: boolean }) {
             <label for="s-to">{t('stats.to')}</label>
             <input id="s-to" class="input input-mono" placeholder="YYYY-MM" maxLength={10} inputMode="numeric" value={to} onInput={(e) => setTo((e.currentTarget as HTMLInputElement).value)} />
           </div>
-          <div class="field">
-            <label for="s-hospital">{t('stats.hospital')}</label>
-            <select id="s-hospital" class="input" value={hospital} onChange={(e) => setHospital((e.currentTarget as HTMLSelectElement).value)}>
-              <option value="">{t('audit.any')}</option>
-              {[...hospitals.values()].map((h) => (
-                <option key={h.id} value={h.id}>
-                  {h.name}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div class="field">
-            <label for="s-item">{t('stats.item')}</label>
-            <select id="s-item" class="input" value={item} onChange={(e) => setItem((e.currentTarget as HTMLSelectElement).value)}>
-              <option value="">{t('audit.any')}</option>
-              {items.map((i) => (
-                <option key={i.code} value={i.code}>
-                  {i.label}
-                </option>
-              ))}
-            </select>
-          </div>
+          <SelectField id="s-hospital" label={t('stats.hospital')} value={hospital} onChange={setHospital} emptyText={t('audit.any')} choices={hospitalChoices(hospitals)} />
+          <SelectField id="s-item" label={t('stats.item')} value={item} onChange={setItem} emptyText={t('audit.any')} choices={items} />
         </div>
-        {problem && (
-          <p class="field-error" role="alert">
-            {problem}
-          </p>
-        )}
+        <FieldError problem={problem} />
         <div class="form-actions">
-          <button type="submit" class="btn btn-primary" disabled={busy}>
-            {busy ? t('stats.running') : t('stats.run')}
-          </button>
+          <SubmitButton busy={busy} text={t('stats.run')} busyText={t('stats.running')} />
         </div>
       </form>
       {error && <ErrorBox error={error} />}

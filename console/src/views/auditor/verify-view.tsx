@@ -1,6 +1,6 @@
 import type { Parameters } from '@medplum/fhirtypes';
 import { useState } from 'preact/hooks';
-import { label } from '../../i18n';
+import { label, type Translate } from '../../i18n';
 import { errorText, type ErrorText } from '../common/errors';
 import { ErrorBox } from '../common/notices';
 import { useI18n, useServices } from '../context';
@@ -77,13 +77,7 @@ export function VerifyView() {
         <div class={`verify-result ${result.valid ? 'verify-ok' : 'verify-broken'}`} role={result.valid ? 'status' : 'alert'} data-testid="verify-result">
           <p class="verify-headline">
             <span aria-hidden="true">{result.valid ? '✔' : '✖'}</span>{' '}
-            {result.valid
-              ? t('verify.valid', { n: result.checked })
-              : result.firstInvalid
-                ? t('verify.broken', { n: result.checked, id: result.firstInvalid, problem: label(t, 'verify.problem', result.problem, result.problem ?? '') })
-                : result.problem
-                  ? t('verify.brokenNoId', { n: result.checked, problem: label(t, 'verify.problem', result.problem, result.problem) })
-                  : t('verify.brokenTrust', { n: result.checked })}
+            {headline(t, result)}
           </p>
           {result.checkpoints && <p>{t('verify.checkpoints', result.checkpoints)}</p>}
           {result.checkpointFault && (
@@ -95,4 +89,13 @@ export function VerifyView() {
       )}
     </section>
   );
+}
+
+/** The verdict in one sentence: intact, broken at which event, broken without one, or not to be trusted. */
+function headline(t: Translate, r: VerifyResult): string {
+  const n = r.checked;
+  if (r.valid) return t('verify.valid', { n });
+  if (r.firstInvalid) return t('verify.broken', { n, id: r.firstInvalid, problem: label(t, 'verify.problem', r.problem, r.problem ?? '') });
+  if (r.problem) return t('verify.brokenNoId', { n, problem: label(t, 'verify.problem', r.problem, r.problem) });
+  return t('verify.brokenTrust', { n });
 }

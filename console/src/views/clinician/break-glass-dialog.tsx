@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { OAuthFailure } from '../../auth/smart-client';
 import { Dialog } from '../common/dialog';
+import { FieldError } from '../common/fields';
 import { useI18n, useServices } from '../context';
 
 /** shortest reason accepted: a word or two, so the audit office has something to review */
@@ -52,11 +53,7 @@ export function BreakGlassDialog(props: { onDone: () => void; onCancel: () => vo
             onInput={(e) => setReason((e.currentTarget as HTMLTextAreaElement).value)}
           />
         </div>
-        {problem && (
-          <p class="field-error" role="alert">
-            {problem}
-          </p>
-        )}
+        <FieldError problem={problem} />
         <div class="dialog-actions">
           <button type="button" class="btn btn-light" onClick={props.onCancel} disabled={busy}>
             {t('bg.cancel')}

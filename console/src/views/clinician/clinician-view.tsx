@@ -7,6 +7,7 @@ import { summarisePatient } from '../../model/patient';
 import { buildTimeline, type TimelineRow } from '../../model/timeline';
 import { errorText, isConsentRefusal, type ErrorText } from '../common/errors';
 import { ErrorBox, Notice } from '../common/notices';
+import { PatientPickList } from '../common/patient-pick-list';
 import { useI18n, useServices } from '../context';
 import { BreakGlassDialog } from './break-glass-dialog';
 import { PatientPanel, type ResultsConsent } from './patient-panel';
@@ -130,18 +131,7 @@ export function ClinicianView(props: { breakGlass: boolean }) {
   }
 
   const patient = lookup.kind === 'found' ? lookup.patient : undefined;
-  const consentState: ResultsConsent =
-    results.kind === 'refused'
-      ? 'refused'
-      : results.kind === 'loaded'
-        ? props.breakGlass
-          ? 'break-glass'
-          : results.outcomes.suppressed
-            ? 'partial'
-            : 'allowed'
-        : results.kind === 'loading'
-          ? 'loading'
-          : 'unknown';
+  const consentState = resultsConsent(results, props.breakGlass);
   const offerBreakGlass = !props.breakGlass ? () => setAskBreakGlass(true) : undefined;
 
   return (
@@ -162,23 +152,7 @@ export function ClinicianView(props: { breakGlass: boolean }) {
           <p class="notice-detail">{t('search.criteria', { name: lookup.name, birthDate: lookup.birthDate })}</p>
         </div>
       )}
-      {lookup.kind === 'pick' && (
-        <div class="card">
-          <p>{t('search.pick')}</p>
-          <ul class="pick-list">
-            {lookup.patients.map((p) => {
-              const s = summarisePatient(p);
-              return (
-                <li key={s.regionalId}>
-                  <button type="button" class="btn btn-light" onClick={() => choose(p, lookup.minimised)}>
-                    {[s.regionalId, s.birthDate, s.gender ? t(`patient.gender.${s.gender}` as 'patient.gender.male') : ''].filter(Boolean).join(' · ')}
-                  </button>
-                </li>
-              );
-            })}
-          </ul>
-        </div>
-      )}
+      {lookup.kind === 'pick' && <PatientPickList patients={lookup.patients} onPick={(p) => choose(p, lookup.minimised)} withGender />}
 
       {patient && <PatientPanel patient={summarisePatient(patient)} identityMinimised={lookup.kind === 'found' && lookup.minimised} results={consentState} />}
 
@@ -218,4 +192,19 @@ export function ClinicianView(props: { breakGlass: boolean }) {
       )}
     </div>
   );
+}
+
+/** The consent state the patient panel shows, read from how the results search went. */
+function resultsConsent(results: Results, breakGlass: boolean): ResultsConsent {
+  switch (results.kind) {
+    case 'refused':
+      return 'refused';
+    case 'loaded':
+      if (breakGlass) return 'break-glass';
+      return results.outcomes.suppressed ? 'partial' : 'allowed';
+    case 'loading':
+      return 'loading';
+    default:
+      return 'unknown';
+  }
 }

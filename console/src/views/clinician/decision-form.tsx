@@ -4,6 +4,7 @@ import { label, type MessageKey } from '../../i18n';
 import { chinaDateTime } from '../../model/format';
 import type { TimelineRow } from '../../model/timeline';
 import { errorText, type ErrorText } from '../common/errors';
+import { FieldError, SelectField, SubmitButton } from '../common/fields';
 import { ErrorBox } from '../common/notices';
 import { useI18n, useServices } from '../context';
 
@@ -92,32 +93,23 @@ export function DecisionForm(props: { row: TimelineRow; patientId: string }) {
           </fieldset>
           {decision === 'retested' && (
             <div class="form-row">
-              <div class="field">
-                <label for="decision-reason">{t('decision.reason')}</label>
-                <select id="decision-reason" class="input" value={reason} onChange={(e) => setReason((e.currentTarget as HTMLSelectElement).value)}>
-                  <option value="">{t('decision.reason.pick')}</option>
-                  {RETEST_REASONS.map((r) => (
-                    <option key={r} value={r}>
-                      {t(`reason.${r}` as MessageKey)}
-                    </option>
-                  ))}
-                </select>
-              </div>
+              <SelectField
+                id="decision-reason"
+                label={t('decision.reason')}
+                value={reason}
+                onChange={setReason}
+                emptyText={t('decision.reason.pick')}
+                choices={RETEST_REASONS.map((r) => ({ value: r, text: t(`reason.${r}` as MessageKey) }))}
+              />
               <div class="field field-wide">
                 <label for="decision-note">{t('decision.note')}</label>
                 <input id="decision-note" class="input" maxLength={2000} value={note} onInput={(e) => setNote((e.currentTarget as HTMLInputElement).value)} />
               </div>
             </div>
           )}
-          {problem && (
-            <p class="field-error" role="alert">
-              {problem}
-            </p>
-          )}
+          <FieldError problem={problem} />
           {error && <ErrorBox error={error} />}
-          <button type="submit" class="btn btn-primary" disabled={saving}>
-            {saving ? t('decision.saving') : t('decision.submit')}
-          </button>
+          <SubmitButton busy={saving} text={t('decision.submit')} busyText={t('decision.saving')} />
         </form>
       )}
     </section>

@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks';
 import { checkNationalId } from '../../model/national-id';
-import { useI18n } from '../context';
+import { DateField, FieldError, NationalIdField, nationalIdProblem, SubmitButton } from '../common/fields';
 import { Segmented } from '../common/segmented';
+import { useI18n } from '../context';
 
 export type PatientQuery = { kind: 'id'; nationalId: string } | { kind: 'name'; name: string; birthDate: string };
 
@@ -21,7 +22,7 @@ export function PatientSearch(props: { busy: boolean; onSearch: (q: PatientQuery
     e.preventDefault();
     if (mode === 'id') {
       const checked = checkNationalId(nationalId);
-      if (!checked.ok) return setProblem(checked.problem === 'format' ? t('search.badId') : t('search.badCheckDigit'));
+      if (!checked.ok) return setProblem(nationalIdProblem(t, checked.problem));
       setProblem(undefined);
       props.onSearch({ kind: 'id', nationalId: checked.id });
     } else {
@@ -51,46 +52,21 @@ export function PatientSearch(props: { busy: boolean; onSearch: (q: PatientQuery
       />
       <div class="form-row">
         {mode === 'id' ? (
-          <div class="field field-wide">
-            <label for="national-id">{t('search.nationalId')}</label>
-            <input
-              id="national-id"
-              class="input input-mono"
-              inputMode="text"
-              maxLength={18}
-              spellcheck={false}
-              aria-describedby="national-id-hint"
-              aria-invalid={problem ? 'true' : undefined}
-              value={nationalId}
-              onInput={(e) => setNationalId((e.currentTarget as HTMLInputElement).value)}
-            />
-            <span id="national-id-hint" class="field-hint">
-              {t('search.nationalId.hint')}
-            </span>
-          </div>
+          <NationalIdField id="national-id" t={t} inputMode="text" invalid={Boolean(problem)} value={nationalId} onChange={setNationalId} />
         ) : (
           <>
             <div class="field">
               <label for="patient-name">{t('search.name')}</label>
               <input id="patient-name" class="input" maxLength={40} value={name} onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} />
             </div>
-            <div class="field">
-              <label for="patient-birth-date">{t('search.birthDate')}</label>
-              <input id="patient-birth-date" class="input" type="date" value={birthDate} onInput={(e) => setBirthDate((e.currentTarget as HTMLInputElement).value)} />
-            </div>
+            <DateField id="patient-birth-date" label={t('search.birthDate')} value={birthDate} onChange={setBirthDate} />
           </>
         )}
         <div class="field field-action">
-          <button type="submit" class="btn btn-primary" disabled={props.busy}>
-            {props.busy ? t('search.searching') : t('search.submit')}
-          </button>
+          <SubmitButton busy={props.busy} text={t('search.submit')} busyText={t('search.searching')} />
         </div>
       </div>
-      {problem && (
-        <p class="field-error" role="alert">
-          {problem}
-        </p>
-      )}
+      <FieldError problem={problem} />
     </form>
   );
 }

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { label } from '../../i18n';
 import { chinaDateTime, unitText } from '../../model/format';
 import { conceptText, flagOf, type TimelineRow } from '../../model/timeline';
+import { TableHead } from '../common/table-head';
 import { useI18n, useServices } from '../context';
 import { DecisionForm } from './decision-form';
 import { cityName, RecognitionBadge } from './timeline';
@@ -86,17 +87,7 @@ export function ResultDetail(props: { row: TimelineRow; patientId: string; onBac
           ) : (
             <div class="table-wrap">
               <table class="table table-compact" data-testid="observations">
-                <thead>
-                  <tr>
-                    <th scope="col">{t('detail.obs.name')}</th>
-                    <th scope="col" class="num">
-                      {t('detail.obs.value')}
-                    </th>
-                    <th scope="col">{t('detail.obs.unit')}</th>
-                    <th scope="col">{t('detail.obs.range')}</th>
-                    <th scope="col">{t('detail.obs.flag')}</th>
-                  </tr>
-                </thead>
+                <TableHead columns={[t('detail.obs.name'), { text: t('detail.obs.value'), num: true }, t('detail.obs.unit'), t('detail.obs.range'), t('detail.obs.flag')]} />
                 <tbody>
                   {measured.map((o) => {
                     const flag = flagOf(o);

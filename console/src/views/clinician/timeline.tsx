@@ -5,6 +5,8 @@ import type { Hospital } from '../../model/hospitals';
 import type { OutcomeSummary } from '../../model/outcomes';
 import type { Recognition } from '../../model/recognition';
 import { filterTimeline, itemsOf, type Category, type TimelineFilter, type TimelineRow } from '../../model/timeline';
+import { DateField, SelectField } from '../common/fields';
+import { TableHead } from '../common/table-head';
 import { useI18n, useServices } from '../context';
 
 /**
@@ -58,44 +60,28 @@ export function Timeline(props: { rows: TimelineRow[]; outcomes: OutcomeSummary;
 
       <fieldset class="filters">
         <legend>{t('timeline.filters')}</legend>
-        <div class="field">
-          <label for="f-category">{t('timeline.filter.category')}</label>
-          <select id="f-category" class="input" value={filter.category ?? ''} onChange={(e) => set({ category: ((e.currentTarget as HTMLSelectElement).value || undefined) as Category | undefined })}>
-            <option value="">{t('timeline.filter.all')}</option>
-            <option value="lab">{t('category.lab')}</option>
-            <option value="imaging">{t('category.imaging')}</option>
-          </select>
-        </div>
-        <div class="field">
-          <label for="f-item">{t('timeline.filter.item')}</label>
-          <select id="f-item" class="input" value={filter.item ?? ''} onChange={(e) => set({ item: (e.currentTarget as HTMLSelectElement).value || undefined })}>
-            <option value="">{t('timeline.filter.all')}</option>
-            {items.map((i) => (
-              <option key={i.key} value={i.key}>
-                {i.name}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for="f-hospital">{t('timeline.filter.hospital')}</label>
-          <select id="f-hospital" class="input" value={filter.hospital ?? ''} onChange={(e) => set({ hospital: (e.currentTarget as HTMLSelectElement).value || undefined })}>
-            <option value="">{t('timeline.filter.all')}</option>
-            {rowHospitals.map((h) => (
-              <option key={h} value={h}>
-                {hospitals.get(h)?.name ?? h}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for="f-from">{t('timeline.filter.from')}</label>
-          <input id="f-from" class="input" type="date" value={filter.from ?? ''} onInput={(e) => set({ from: (e.currentTarget as HTMLInputElement).value || undefined })} />
-        </div>
-        <div class="field">
-          <label for="f-to">{t('timeline.filter.to')}</label>
-          <input id="f-to" class="input" type="date" value={filter.to ?? ''} onInput={(e) => set({ to: (e.currentTarget as HTMLInputElement).value || undefined })} />
-        </div>
+        <SelectField
+          id="f-category"
+          label={t('timeline.filter.category')}
+          value={filter.category ?? ''}
+          onChange={(v) => set({ category: (v || undefined) as Category | undefined })}
+          emptyText={t('timeline.filter.all')}
+          choices={[
+            { value: 'lab', text: t('category.lab') },
+            { value: 'imaging', text: t('category.imaging') },
+          ]}
+        />
+        <SelectField id="f-item" label={t('timeline.filter.item')} value={filter.item ?? ''} onChange={(v) => set({ item: v || undefined })} emptyText={t('timeline.filter.all')} choices={items.map((i) => ({ value: i.key, text: i.name }))} />
+        <SelectField
+          id="f-hospital"
+          label={t('timeline.filter.hospital')}
+          value={filter.hospital ?? ''}
+          onChange={(v) => set({ hospital: v || undefined })}
+          emptyText={t('timeline.filter.all')}
+          choices={rowHospitals.map((h) => ({ value: h, text: hospitals.get(h)?.name ?? h }))}
+        />
+        <DateField id="f-from" label={t('timeline.filter.from')} value={filter.from ?? ''} onChange={(v) => set({ from: v || undefined })} />
+        <DateField id="f-to" label={t('timeline.filter.to')} value={filter.to ?? ''} onChange={(v) => set({ to: v || undefined })} />
         <div class="field field-action">
           <button type="button" class="btn btn-light" onClick={() => setFilter({})} disabled={Object.keys(filter).length === 0}>
             {t('timeline.filter.reset')}
@@ -108,20 +94,18 @@ export function Timeline(props: { rows: TimelineRow[]; outcomes: OutcomeSummary;
       ) : (
         <div class="table-wrap">
           <table class="table" aria-labelledby="timeline-title" data-testid="timeline">
-            <thead>
-              <tr>
-                <th scope="col">{t('timeline.col.date')}</th>
-                <th scope="col">{t('timeline.col.category')}</th>
-                <th scope="col">{t('timeline.col.item')}</th>
-                <th scope="col">{t('timeline.col.hospital')}</th>
-                <th scope="col">{t('timeline.col.city')}</th>
-                <th scope="col">{t('timeline.col.status')}</th>
-                <th scope="col">{t('timeline.col.recognition')}</th>
-                <th scope="col">
-                  <span class="sr-only">{t('timeline.col.open')}</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                t('timeline.col.date'),
+                t('timeline.col.category'),
+                t('timeline.col.item'),
+                t('timeline.col.hospital'),
+                t('timeline.col.city'),
+                t('timeline.col.status'),
+                t('timeline.col.recognition'),
+                { text: t('timeline.col.open'), srOnly: true },
+              ]}
+            />
             <tbody>
               {shown.map((r) => {
                 const h = r.hospitalId ? hospitals.get(r.hospitalId) : undefined;

@@ -6,11 +6,15 @@ import { accessedKind, accessReportPath, checkPeriod, cityCode, defaultPeriod, i
 import { chinaDateTime } from '../../model/format';
 import type { Hospital } from '../../model/hospitals';
 import { checkNationalId, NATIONAL_ID_SYSTEM } from '../../model/national-id';
-import { maskNationalId, summarisePatient } from '../../model/patient';
+import { maskNationalId } from '../../model/patient';
+import { saveBlob } from '../common/download';
 import { errorText, type ErrorText } from '../common/errors';
+import { DateField, FieldError, IdField, NationalIdField, nationalIdProblem, SubmitButton } from '../common/fields';
 import { ErrorBox, Notice } from '../common/notices';
-import { useI18n, useServices } from '../context';
+import { PatientPickList } from '../common/patient-pick-list';
 import { Segmented } from '../common/segmented';
+import { TableHead } from '../common/table-head';
+import { useI18n, useServices } from '../context';
 
 /** Who the report is about: the regional id the API needs, and the national id when the person typed it (shown masked only). */
 interface Subject {
@@ -70,7 +74,7 @@ export function AccessReportView() {
     let search: string | undefined;
     if (mode === 'national') {
       const checked = checkNationalId(nationalId);
-      if (!checked.ok) return setProblem(checked.problem === 'format' ? t('search.badId') : t('search.badCheckDigit'));
+      if (!checked.ok) return setProblem(nationalIdProblem(t, checked.problem));
       if (resolved.current?.nationalId === checked.id) subject = { regionalId: resolved.current.regionalId, nationalId: checked.id };
       else search = checked.id;
     } else {
@@ -108,14 +112,7 @@ export function AccessReportView() {
     try {
       const blob = await api.getBlob(accessReportPath(subject.regionalId, p, 'pdf'), 'application/pdf');
       // the PDF stays in memory until the browser has saved it; the object URL goes at once after
-      const url = URL.createObjectURL(blob);
-      const a = document.createElement('a');
-      a.href = url;
-      a.download = 'access-report.pdf';
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 1000);
+      saveBlob(blob, 'access-report.pdf');
       setPdf({ busy: false });
     } catch (e) {
       const error = errorText(t, e);
@@ -124,7 +121,7 @@ export function AccessReportView() {
     }
   }
 
-  const setDay = (k: keyof Period) => (e: Event) => setPeriod((old) => ({ ...old, [k]: (e.currentTarget as HTMLInputElement).value }));
+  const setDay = (k: keyof Period) => (value: string) => setPeriod((old) => ({ ...old, [k]: value }));
 
   return (
     <div class="registrar">
@@ -152,64 +149,24 @@ export function AccessReportView() {
         )}
         <div class="form-row">
           {mode === 'national' ? (
-            <div class="field field-wide">
-              <label for="report-national-id">{t('search.nationalId')}</label>
-              <input
-                id="report-national-id"
-                class="input input-mono"
-                maxLength={18}
-                spellcheck={false}
-                aria-describedby="report-national-id-hint"
-                value={nationalId}
-                onInput={(e) => setNationalId((e.currentTarget as HTMLInputElement).value)}
-              />
-              <span id="report-national-id-hint" class="field-hint">
-                {t('search.nationalId.hint')}
-              </span>
-            </div>
+            <NationalIdField id="report-national-id" t={t} value={nationalId} onChange={setNationalId} />
           ) : (
-            <div class="field field-wide">
-              <label for="report-regional-id">{t('report.regionalId')}</label>
-              <input
-                id="report-regional-id"
-                class="input input-mono"
-                maxLength={64}
-                spellcheck={false}
-                aria-describedby="report-regional-id-hint"
-                value={regionalId}
-                onInput={(e) => setRegionalId((e.currentTarget as HTMLInputElement).value)}
-              />
-              <span id="report-regional-id-hint" class="field-hint">
-                {t('report.regionalId.hint')}
-              </span>
-            </div>
+            <IdField id="report-regional-id" label={t('report.regionalId')} hint={t('report.regionalId.hint')} maxLength={64} value={regionalId} onChange={setRegionalId} />
           )}
           <div class="period-group">
             <div class="period-fields">
-              <div class="field">
-                <label for="report-from">{t('report.from')}</label>
-                <input id="report-from" class="input" type="date" value={period.from} onInput={setDay('from')} aria-describedby="report-period-hint" />
-              </div>
-              <div class="field">
-                <label for="report-to">{t('report.to')}</label>
-                <input id="report-to" class="input" type="date" value={period.to} onInput={setDay('to')} aria-describedby="report-period-hint" />
-              </div>
+              <DateField id="report-from" label={t('report.from')} value={period.from} onChange={setDay('from')} describedBy="report-period-hint" />
+              <DateField id="report-to" label={t('report.to')} value={period.to} onChange={setDay('to')} describedBy="report-period-hint" />
             </div>
             <span id="report-period-hint" class="field-hint">
               {t('report.period.hint')}
             </span>
           </div>
           <div class="field field-action">
-            <button type="submit" class="btn btn-primary" disabled={state.kind === 'loading'}>
-              {state.kind === 'loading' ? t('report.searching') : t('report.submit')}
-            </button>
+            <SubmitButton busy={state.kind === 'loading'} text={t('report.submit')} busyText={t('report.searching')} />
           </div>
         </div>
-        {problem && (
-          <p class="field-error" role="alert">
-            {problem}
-          </p>
-        )}
+        <FieldError problem={problem} />
       </form>
 
       <div class="no-print">
@@ -220,23 +177,7 @@ export function AccessReportView() {
         )}
         {state.kind === 'error' && <ErrorBox error={state.error} />}
         {state.kind === 'not-found' && <Notice kind="info">{t('search.notFound')}</Notice>}
-        {state.kind === 'pick' && (
-          <div class="card">
-            <p>{t('search.pick')}</p>
-            <ul class="pick-list">
-              {state.patients.map((p) => {
-                const s = summarisePatient(p);
-                return (
-                  <li key={s.regionalId}>
-                    <button type="button" class="btn btn-light" onClick={() => pick(p, state.nationalId, state.period)}>
-                      {[s.regionalId, s.birthDate].filter(Boolean).join(' · ')}
-                    </button>
-                  </li>
-                );
-              })}
-            </ul>
-          </div>
-        )}
+        {state.kind === 'pick' && <PatientPickList patients={state.patients} onPick={(p) => pick(p, state.nationalId, state.period)} />}
       </div>
 
       {state.kind === 'loaded' && (
@@ -336,16 +277,7 @@ function ReportSheet(props: {
       ) : (
         <div class="table-wrap">
           <table class="table report-table" data-testid="report-rows">
-            <thead>
-              <tr>
-                <th scope="col">{t('report.col.when')}</th>
-                <th scope="col">{t('report.col.organization')}</th>
-                <th scope="col">{t('report.col.person')}</th>
-                <th scope="col">{t('report.col.purpose')}</th>
-                <th scope="col">{t('report.col.accessed')}</th>
-                <th scope="col">{t('report.col.outcome')}</th>
-              </tr>
-            </thead>
+            <TableHead columns={[t('report.col.when'), t('report.col.organization'), t('report.col.person'), t('report.col.purpose'), t('report.col.accessed'), t('report.col.outcome')]} />
             <tbody>
               {report.rows.map((r, i) => (
                 <ReportRow key={`${r.when}|${i}`} row={r} t={t} hospitals={props.hospitals} />

@@ -13,6 +13,7 @@ const patient: RegionalPatient = { id: 'rp-1', nationalId: '350203196203151595',
 const byNid: AskedBy = { nationalId: true };
 const byId: AskedBy = { regionalId: true };
 const mrn = (m: string): AskedBy => ({ mrn: m });
+const byName: AskedBy = { nameAndBirthDate: true };
 const minimal = (links: typeof ZSH[], nationalId: boolean): IdentityView => ({ kind: 'minimal', links, nationalId });
 
 const rows: Array<[string, boolean, string | undefined, AskedBy, IdentityView]> = [
@@ -27,6 +28,11 @@ const rows: Array<[string, boolean, string | undefined, AskedBy, IdentityView]> 
   ['no consent, own patient, by another hospital\'s MRN: unknown', false, 'xm-zsh', mrn('J9001'), { kind: 'unknown' }],
   ['no consent, no hospital (auditor), by national id: the national id only', false, undefined, byNid, minimal([], true)],
   ['no consent, no hospital (auditor), by an MRN: unknown', false, undefined, mrn('Z0001'), { kind: 'unknown' }],
+  // by name and birth date (docs/patient-data.md §7): a match says "treated somewhere in the region"
+  ['consent permits, by name and birth date: everything', true, 'xm-dyyy', byName, { kind: 'full' }],
+  ['no consent, own patient, by name and birth date: own MRNs and the national id', false, 'xm-zsh', byName, minimal([ZSH], true)],
+  ['no consent, never treated, by name and birth date: unknown', false, 'xm-dyyy', byName, { kind: 'unknown' }],
+  ['no consent, no hospital (auditor), by name and birth date: unknown', false, undefined, byName, { kind: 'unknown' }],
 ];
 
 describe('identityView', () => {
