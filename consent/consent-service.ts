@@ -6,6 +6,8 @@ import { forbidden } from '../gateway/fhir/outcomes';
 import { breakGlassEligible, combineJudgements, compileConsents, judgeConsent, type ConsentPolicy, type ResultDecision } from './consent-decision';
 import { createConsentRegistry, type ConsentRegistry } from './consent-registry';
 import { createConsentStore, type ConsentStore } from './consent-store';
+import { createConsentCache } from './consent-cache';
+import { readConsentEpoch } from './consent-epoch';
 
 /** The consent service with what the demo loader and tools need beside the contract. */
 export interface GatewayConsentService extends ConsentService {
@@ -24,10 +26,10 @@ export interface ExplainingConsentGate extends ConsentGate {
 }
 
 /**
- * Consent on every access (API.md §5). `gateFor` reads the patient's active consents from the
- * database on each call (one indexed query; no in-process cache, so a withdrawal stored by any
- * gateway instance holds from the next request on) and judges them with the pure functions of
- * consent-decision.ts. Refusal of the whole access is a 403 `forbidden` OperationOutcome.
+ * Consent on every access (API.md §5). `gateFor` judges the patient's active consents with the pure
+ * functions of consent-decision.ts, the consents read through an epoch-checked cache
+ * (consent-cache.ts: one shared primary-key read per request when nothing changed; a withdrawal
+ * stored by any gateway instance holds from the next request on). Refusal of the whole access is a 403 `forbidden` OperationOutcome.
  */
 export function createConsentService(deps: ServiceDeps & { patientIndex: PatientDirectory }): GatewayConsentService {
   const { config, db, reader, clock, patientIndex } = deps;
@@ -35,18 +37,25 @@ export function createConsentService(deps: ServiceDeps & { patientIndex: Patient
   const registry = createConsentRegistry({ config, store, patientIndex, clock });
   const policy: ConsentPolicy = { default: config.consent.default, canonicalBase: config.canonicalBase };
 
-  // Merged identities answer together, and each one's consents count (combineJudgements): the group
-  // is read on every judgement like the consents themselves, so an unmerge holds at the next request.
+  // Merged identities answer together, and each one's consents count (combineJudgements). The group
+  // and the consents are read through the cache, checked against the consent epoch on every
+  // judgement, so a consent change or an unmerge by any instance holds at the next request.
+  const cache = createConsentCache({
+    readEpoch: () => readConsentEpoch(reader),
+    load: async (patientId) => {
+      const group = await patientIndex.identityGroup(patientId);
+      const consents = await Promise.all(group.map(async (id) => compileConsents(await store.activeFor(id), policy.canonicalBase)));
+      return { group, consents };
+    },
+    onLookup: (result) => deps.metrics.consentCache.inc({ result }),
+  });
+
   async function judged(patientId: string, requester: Requester) {
-    const group = await patientIndex.identityGroup(patientId);
+    const { consents } = await cache.inputsFor(patientId);
     const now = clock.now();
-    const judgements = await Promise.all(
-      group.map(async (id) => {
-        const consents = compileConsents(await store.activeFor(id), policy.canonicalBase);
-        return { judgement: judgeConsent({ consents, requester, policy, now }), hasConsents: consents.length > 0 };
-      }),
+    return combineJudgements(
+      consents.map((c) => ({ judgement: judgeConsent({ consents: c, requester, policy, now }), hasConsents: c.length > 0 })),
     );
-    return combineJudgements(judgements);
   }
 
   async function gateFor(patientId: string, requester: Requester): Promise<ExplainingConsentGate> {

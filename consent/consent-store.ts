@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Consent } from '@medplum/fhirtypes';
 import type { Clock } from '../gateway/context';
 import type { Db } from '../gateway/storage/db';
+import { advanceConsentEpoch } from './consent-epoch';
 
 /**
  * Consents in the gateway's database (API.md §5), every version kept in `consent_history` (the
  * auditor can see what was in force when; nothing is ever deleted). The current version of each
  * consent sits in `consents`, indexed by (patient_id, status), so the judgement of a request reads
- * a patient's active consents in one indexed query. Nothing is cached in the process: a withdrawal
- * written by one gateway instance holds for the very next request on every instance.
+ * a patient's active consents in one indexed query. Every change moves the consent epoch in its own
+ * transaction (consent-epoch.ts), which is what lets instances cache judgement inputs safely.
  *
  * Portable knex only (SQLite and PostgreSQL). `meta.versionId` and `meta.lastUpdated` are set here.
  */
@@ -96,6 +97,7 @@ export function createConsentStore(db: Db, clock: Clock, reader: Db = db): Conse
         .update({ status: stored.status, version_id: version, resource: json, updated_at: now, ...(organization ? { organization } : {}) });
       if (n !== 1) return 'conflict' as const;
       await trx('consent_history').insert({ id, version_id: version, resource: json, recorded_at: now });
+      await advanceConsentEpoch(trx);
       return stored;
     });
   }
@@ -117,6 +119,7 @@ export function createConsentStore(db: Db, clock: Clock, reader: Db = db): Conse
           updated_at: now,
         });
         await trx('consent_history').insert({ id, version_id: 1, resource: json, recorded_at: now });
+        await advanceConsentEpoch(trx);
       });
       return stored;
     },

@@ -26,3 +26,18 @@ export const consentMigration: Migration = {
     await db.schema.dropTable('consents');
   },
 };
+
+/** The consent epoch (consent-epoch.ts): one row, moved with every change a judgement reads. */
+export const consentEpochMigration: Migration = {
+  name: '011-consent-epoch',
+  async up(db) {
+    await db.schema.createTable('consent_epoch', (t) => {
+      t.integer('id').primary();
+      t.bigInteger('epoch').notNullable();
+    });
+    await db('consent_epoch').insert({ id: 1, epoch: 0 });
+  },
+  async down(db) {
+    await db.schema.dropTable('consent_epoch');
+  },
+};

@@ -44,6 +44,12 @@ export function createMetrics() {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),
+    consentCache: new Counter({
+      name: 'xzq_consent_cache_total',
+      help: 'Consent judgements by where their inputs came from (hit: cached at the current consent epoch; miss: read)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     auditEvents: new Counter({
       name: 'xzq_audit_events_total',
       help: 'Audit events stored',

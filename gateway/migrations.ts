@@ -3,7 +3,7 @@ import type { Db } from './storage/db';
 import type { Migration } from './storage/migration';
 import { patientIndexMigration, patientMergeMigration } from './patient-index/migration';
 import { authMigration, usersMigration } from './auth/migration';
-import { consentMigration } from '../consent/migration';
+import { consentEpochMigration, consentMigration } from '../consent/migration';
 import { auditChainTriggerMigration, auditMigration, checkpointsMigration } from './audit/migration';
 import { recognitionMigration } from './recognition/migration';
 import { cdsCardsMigration } from './cds-hooks/migration';
@@ -20,6 +20,7 @@ export const migrations: Migration[] = [
   usersMigration,
   checkpointsMigration,
   patientMergeMigration,
+  consentEpochMigration,
 ];
 
 /** Apply every migration (idempotent; safe when several instances start together on PostgreSQL). */

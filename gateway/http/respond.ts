@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import type { Logger } from 'pino';
-import { ERROR_CODE_SYSTEM_PATH, isOperationOutcomeError, safeOutcome, serverError } from '../fhir/outcomes';
+import { ERROR_CODE_SYSTEM_PATH, isOperationOutcomeError, OperationOutcomeError, safeOutcome, serverError, serviceUnavailable } from '../fhir/outcomes';
+import { isStoreUnavailable } from '../storage/db';
 import { safeHeaderValue } from '../fhir/fhir-string';
 import { Readable, pipeline } from 'node:stream';
 import { isStreamBody, type FhirResponse } from './route';
@@ -11,13 +12,19 @@ export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 /**
  * The one place that turns anything thrown into a response (STYLE.md §2): an OperationOutcomeError
- * keeps its status and headers; anything else is a 500 with no detail, logged without patient data.
+ * keeps its status and headers; the database being unreachable (a restart, a cut connection) is a
+ * 503 the client may retry, since nothing was answered and the next request gets a fresh
+ * connection; anything else is a 500 with no detail, logged without patient data.
  * Whatever built the outcome, its texts leave here as valid FHIR strings (safeOutcome: no control
  * character or lone surrogate a throw site echoed from the request).
  */
 export function errorResponse(e: unknown, log: Logger, canonicalBase: string, requestId: string): FhirResponse {
-  const known = isOperationOutcomeError(e) ? e : undefined;
-  if (!known) {
+  let known = isOperationOutcomeError(e) ? e : undefined;
+  if (!known && isStoreUnavailable(e)) {
+    log.warn({ requestId, err: errorForLog(e) }, 'database unavailable');
+    const refusal = serviceUnavailable('The gateway cannot reach its database just now; nothing was returned, try again', 'unavailable');
+    known = new OperationOutcomeError(503, refusal.outcome, { ...refusal.headers, 'Retry-After': '2' });
+  } else if (!known) {
     // Only the error's class and message: our own errors never carry patient data in messages.
     log.error({ requestId, err: errorForLog(e), stack: (e as Error)?.stack?.split('\n').slice(1, 8).join('\n') }, 'unhandled error');
   }

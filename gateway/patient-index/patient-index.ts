@@ -6,6 +6,7 @@ import { hospitalFailureOutcome } from '../fhir/outcomes';
 import type { MergeProblem, PatientIndex, PatientLink, PatientLookup, RegionalPatient } from './contract';
 import { conflict, unprocessable } from '../fhir/outcomes';
 import type { Db } from '../storage/db';
+import { advanceConsentEpoch } from '../../consent/consent-epoch';
 
 /**
  * The regional master patient index (EMPI). A resident is known by national id; the regional id is
@@ -219,6 +220,8 @@ export function createPatientIndex(deps: {
         const stillActive = await trx('patients').where({ id: targetId }).whereNull('merged_into').first('id');
         if (!stillActive) throw mergeRefusal('target-merged');
         await trx('patient_merges').insert({ id: randomUUID(), source_id: sourceId, target_id: targetId, merged_at: at, merged_by: actor.by.slice(0, 200), reason: actor.reason ?? null });
+        // the identity group is a consent judgement's input: cached judgements must be read again
+        await advanceConsentEpoch(trx);
       });
       cache.clear();
     },
@@ -269,6 +272,7 @@ export function createPatientIndex(deps: {
           .where({ source_id: sourceId, target_id: row.merged_into })
           .whereNull('unmerged_at')
           .update({ unmerged_at: at, unmerged_by: actor.by.slice(0, 200), unmerge_reason: actor.reason ?? null });
+        await advanceConsentEpoch(trx);
         return row.merged_into as string;
       });
       cache.clear();

@@ -69,5 +69,27 @@ export async function closeReader(reader: Db, db: Db): Promise<void> {
   if (reader !== db) await reader.destroy();
 }
 
+/**
+ * SQLSTATEs and socket errors that say the database cannot be reached now, not that the statement
+ * is wrong: the server ended the session (an operator, a restart: class 57P), the connection
+ * failed or broke (class 08), too many connections (53300). Node's socket errors and pg's own
+ * "Connection terminated" cover a connection cut under a query; knex's pool times out when no
+ * connection can be made at all.
+ */
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-4]|53300)$/;
+const UNAVAILABLE_SOCKET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
-
+/**
+ * Whether `e` (or an error it wraps) is the store being unreachable — a request that met it is
+ * refused with a 503 and may be retried, rather than counted as a bug (500). A connection that
+ * broke is dropped by the pool (knex marks it disposed), so the next request gets a fresh one.
+ */
+export function isStoreUnavailable(e: unknown): boolean {
+  for (let cur = e, depth = 0; cur && typeof cur === 'object' && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const err = cur as { name?: unknown; code?: unknown; message?: unknown };
+    if (typeof err.code === 'string' && (UNAVAILABLE_SQLSTATE.test(err.code) || UNAVAILABLE_SOCKET.has(err.code))) return true;
+    if (err.name === 'KnexTimeoutError') return true;
+    if (typeof err.message === 'string' && /Connection terminated|connection error and is not queryable/.test(err.message)) return true;
+  }
+  return false;
+}
