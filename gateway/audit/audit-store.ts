@@ -10,8 +10,6 @@ import { CHAIN_MOVED } from './migration';
 
 const EVENTS = 'audit_events';
 const HEAD = 'audit_chain_head';
-/** rows per INSERT statement: 13 bound values a row stays far below every driver's limit */
-const INSERT_CHUNK = 500;
 
 export interface ChainHead {
   seq: number;
@@ -31,6 +29,94 @@ async function readHead(q: Knex | Knex.Transaction): Promise<ChainHead> {
   return toHead(await q(HEAD).where({ id: 1 }).first(HEAD_COLUMNS));
 }
 
+/** every column of a stored row, in the order the INSERT binds them */
+const ROW_COLUMNS = ['seq', 'id', 'recorded', 'request_id', 'patient_id', 'client_id', 'user_id', 'outcome', 'purpose', 'subtype', 'resource', 'prev_hash', 'hash'] as const;
+
+/**
+ * Rows per INSERT statement: a batch of n rows goes in as one statement of the smallest of these
+ * sizes that holds it (beyond the largest, as several in one transaction), the unused rows bound
+ * as NULL and dropped by the statement's WHERE. A few fixed statement texts rather than one per
+ * batch size, so PostgreSQL prepares each once per connection (named statements, about 9 KB of
+ * plan a row): planning a multi-row VALUES list costs about as much as executing it, per row.
+ * One statement a commit, not a chain of smaller ones: every statement is on the latency of the
+ * requests being audited (SQLite's driver spends two thread-pool hops on each). 256 rows × 13
+ * values stays far below every driver's limit on bound values.
+ */
+const STATEMENT_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+const MAX_STATEMENT = STATEMENT_SIZES[STATEMENT_SIZES.length - 1];
+const insertSql = new Map<number, string>();
+function insertStatement(size: number): string {
+  let sql = insertSql.get(size);
+  if (!sql) {
+    // The first row's casts type the VALUES columns on PostgreSQL (a bound value is otherwise
+    // text, which does not go into bigint); on SQLite they are no-ops for these values.
+    const first = `(${ROW_COLUMNS.map((c) => (c === 'seq' ? 'cast(? as bigint)' : c === 'outcome' ? 'cast(? as integer)' : '?')).join(', ')})`;
+    const row = `(${ROW_COLUMNS.map(() => '?').join(', ')})`;
+    const values = [first, ...Array.from({ length: size - 1 }, () => row)].join(', ');
+    sql = `insert into ${EVENTS} (${ROW_COLUMNS.join(', ')}) select * from (values ${values}) as v where column1 is not null`;
+    insertSql.set(size, sql);
+  }
+  return sql;
+}
+
+/** the statements that store `n` rows: [first row, rows, statement size] of each */
+function statementsFor(n: number): Array<[number, number, number]> {
+  const out: Array<[number, number, number]> = [];
+  for (let at = 0; at < n; ) {
+    const rows = Math.min(MAX_STATEMENT, n - at);
+    out.push([at, rows, STATEMENT_SIZES.find((s) => s >= rows)!]);
+    at += rows;
+  }
+  return out;
+}
+
+/**
+ * One INSERT of rows[at, at + count), written out rather than built by knex's query builder: the
+ * builder costs more per row than the database does (and on SQLite writes a row per UNION ALL
+ * SELECT). Named, so PostgreSQL keeps its plan; SQLite's driver ignores the name.
+ */
+function insertChunk(q: Knex | Knex.Transaction, rows: readonly AuditRow[], at: number, count: number, size: number): Promise<unknown> {
+  const bindings: Array<string | number | null> = new Array(size * ROW_COLUMNS.length).fill(null);
+  let k = 0;
+  for (let i = at; i < at + count; i++) {
+    const r = rows[i];
+    bindings[k++] = r.seq;
+    bindings[k++] = r.id;
+    bindings[k++] = r.recorded;
+    bindings[k++] = r.request_id;
+    bindings[k++] = r.patient_id;
+    bindings[k++] = r.client_id;
+    bindings[k++] = r.user_id;
+    bindings[k++] = r.outcome;
+    bindings[k++] = r.purpose;
+    bindings[k++] = r.subtype;
+    bindings[k++] = r.resource;
+    bindings[k++] = r.prev_hash;
+    bindings[k++] = r.hash;
+  }
+  return q.raw(insertStatement(size), bindings).options({ name: `audit_events_insert_${size}` }).then(() => undefined);
+}
+
+async function insertRows(q: Knex | Knex.Transaction, rows: readonly AuditRow[]): Promise<void> {
+  for (const [at, count, size] of statementsFor(rows.length)) await insertChunk(q, rows, at, count, size);
+}
+
+const chainMoved = (e: unknown) => String((e as Error)?.message).includes(CHAIN_MOVED);
+
+export interface AppendOptions {
+  /**
+   * `contents` already linked onto `expected` (by the caller, while an earlier commit ran):
+   * used as they are when `expected` is still the head, instead of hashed again.
+   */
+  linked?: AuditRow[];
+  /**
+   * Skip the attempt without the lock: another writer appended lately, so rows linked onto the
+   * head this writer knows would likely be refused (on PostgreSQL after waiting for that writer's
+   * commit), for nothing.
+   */
+  contended?: boolean;
+}
+
 /**
  * Appends rows at the end of the chain; resolves once they are durable. The database moves the
  * chain head: a trigger (migration 006) checks that each row links onto the head and moves it, or
@@ -38,34 +124,60 @@ async function readHead(q: Knex | Knex.Transaction): Promise<ChainHead> {
  * serialise on the head row and none can fork the chain.
  *
  * `expected` is the head this writer committed last. The rows are linked onto it beforehand and
- * stored with one INSERT, atomic on its own: every statement is on the latency of the request
- * being audited (SQLite's driver spends two thread-pool hops on each). When another instance
- * appended in between, the trigger refuses the INSERT; the append then takes the head's lock in a
- * transaction (its row lock on PostgreSQL, the write lock on SQLite), reads it, and links again.
+ * stored without reading the head: one INSERT when the batch is one statement's size (atomic on
+ * its own: every statement is on the latency of the request being audited, and SQLite's driver
+ * spends two thread-pool hops on each), else the statements in one transaction. When another
+ * instance appended in between, the trigger refuses the rows; the append then takes the head's
+ * lock in a transaction (its row lock on PostgreSQL, the write lock on SQLite), reads it, and
+ * links again.
  */
 export async function appendRows(
   db: Db,
   contents: ReadonlyArray<Omit<AuditRowContent, 'seq'>>,
   expected?: { seq: number; hash: string },
+  opts: AppendOptions = {},
 ): Promise<AuditRow[]> {
-  if (!contents.length) return [];
+  return (await appendRowsReporting(db, contents, expected, opts)).rows;
+}
+
+/**
+ * {@link appendRows}, saying how: `locked` whether the rows went in under the head's lock, `moved`
+ * whether the head was then no longer `expected` (another writer had appended).
+ */
+export async function appendRowsReporting(
+  db: Db,
+  contents: ReadonlyArray<Omit<AuditRowContent, 'seq'>>,
+  expected?: { seq: number; hash: string },
+  opts: AppendOptions = {},
+): Promise<{ rows: AuditRow[]; locked: boolean; moved: boolean }> {
+  if (!contents.length) return { rows: [], locked: false, moved: false };
   const link = (head: { seq: number; hash: string }) => linkRows(head.seq, head.hash, contents as Omit<AuditRowContent, 'seq'>[]);
-  if (expected && contents.length <= INSERT_CHUNK) {
-    const rows = link(expected);
+  const pre = opts.linked;
+  // linked onto `expected` throughout: the first row onto it, the last where n rows from it end
+  let linked: AuditRow[] | undefined =
+    expected && pre?.length === contents.length && pre[0].seq === expected.seq + 1 && pre[0].prev_hash === expected.hash && pre[pre.length - 1].seq === expected.seq + pre.length
+      ? pre
+      : undefined;
+  if (expected && !opts.contended) {
+    linked ??= link(expected);
+    const rows = linked;
     try {
-      await db(EVENTS).insert(rows);
-      return rows;
+      const statements = statementsFor(rows.length);
+      if (statements.length === 1) await insertChunk(db, rows, ...statements[0]);
+      else await db.transaction((trx) => insertRows(trx, rows));
+      return { rows, locked: false, moved: false };
     } catch (e) {
-      if (!String((e as Error)?.message).includes(CHAIN_MOVED)) throw e;
+      if (!chainMoved(e)) throw e;
     }
   }
   return db.transaction(async (trx) => {
     const [locked] = await trx(HEAD).where({ id: 1 }).update({ seq: trx.ref('seq') }, HEAD_COLUMNS);
-    const rows = link(toHead(locked));
-    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-      await trx(EVENTS).insert(rows.slice(i, i + INSERT_CHUNK));
-    }
-    return rows;
+    const head = toHead(locked);
+    const moved = expected !== undefined && (head.seq !== expected.seq || head.hash !== expected.hash);
+    // rows already linked onto the head as it still is need no second hashing
+    const rows = !moved && linked ? linked : link(head);
+    await insertRows(trx, rows);
+    return { rows, locked: true, moved };
   });
 }
 
@@ -79,9 +191,24 @@ export interface VerifyResult {
 }
 
 /**
+ * Rows per verification read, and reads in flight while a batch is hashed: as many as SQLite's
+ * reader connections (storage/db.ts). Small batches on purpose: rows waiting in memory survive the
+ * young-generation collections and fill the old one (1,500 rows in flight cost 50 MB more RSS and
+ * a third more CPU than 750).
+ */
+const VERIFY_BATCH = 250;
+const VERIFY_PREFETCH = 3;
+
+/**
  * Walks the chain from the archive base to the head in batches of `batchSize` rows by seq, so
  * memory stays bounded whatever the table size. Rows committed after the walk began are left for
  * the next run; rows the head does not account for are reported as inserted.
+ *
+ * Each batch is a range of seq, (lo, lo + batchSize], not "the next rows after the last one read",
+ * so the next few batches are read while this one is hashed, on as many connections (SQLite's
+ * reader connections, PostgreSQL's pool): the driver's read and row building overlap the hashing
+ * instead of waiting for it. A range with rows missing is no different from the walk's view: the
+ * verifier sees the seq gap.
  */
 export async function verifyChain(
   db: Db,
@@ -91,7 +218,7 @@ export async function verifyChain(
     observe?: (row: AuditRow) => void;
   } = {},
 ): Promise<VerifyResult> {
-  const batchSize = opts.batchSize ?? 500;
+  const batchSize = opts.batchSize ?? VERIFY_BATCH;
   const head = await readHead(db);
   const verifier = new ChainVerifier(head.baseSeq, head.baseHash);
   const result = (fault?: ChainFault): VerifyResult => ({
@@ -104,16 +231,24 @@ export async function verifyChain(
   // nothing may sit at or below the archive base
   const stale = await db(EVENTS).where('seq', '<=', head.baseSeq).orderBy('seq').first('id', 'seq');
   if (stale) return result({ id: stale.id, seq: Number(stale.seq), kind: 'inserted' });
-  // The next batch is fetched while this one is hashed (the driver reads in its own thread).
-  const fetch = (after: number): Promise<AuditRow[]> =>
-    db(EVENTS).where('seq', '>', after).andWhere('seq', '<=', head.seq).orderBy('seq').limit(batchSize).select('*');
-  let pending: Promise<AuditRow[]> | undefined = head.baseSeq < head.seq ? fetch(head.baseSeq) : undefined;
-  while (pending) {
-    const rows: AuditRow[] = await pending;
-    pending = undefined;
-    if (!rows.length) break;
-    const last = Number(rows[rows.length - 1].seq);
-    if (last < head.seq) pending = fetch(last);
+  const inFlight: Array<Promise<AuditRow[]>> = [];
+  let nextLo = head.baseSeq;
+  const prefetch = () => {
+    while (inFlight.length < VERIFY_PREFETCH && nextLo < head.seq) {
+      const lo = nextLo;
+      const hi = Math.min(lo + batchSize, head.seq);
+      nextLo = hi;
+      // then() starts the query now (a knex builder runs only when awaited, and again each time)
+      const read: Promise<AuditRow[]> = db(EVENTS).where('seq', '>', lo).andWhere('seq', '<=', hi).orderBy('seq').select([...ROW_COLUMNS]).then((rows: AuditRow[]) => rows);
+      // a read left behind by an early stop must not surface as an unhandled rejection
+      read.catch(() => undefined);
+      inFlight.push(read);
+    }
+  };
+  prefetch();
+  while (inFlight.length) {
+    const rows: AuditRow[] = await inFlight.shift()!;
+    prefetch();
     const intact = verifier.feed(rows);
     if (opts.observe) {
       const upTo = verifier.position.seq;
@@ -124,8 +259,7 @@ export async function verifyChain(
     }
     if (!intact) break;
   }
-  // a prefetch left behind by an early stop must not surface as an unhandled rejection
-  if (pending) await pending.catch(() => undefined);
+  await Promise.allSettled(inFlight);
   const fault = verifier.finish(head);
   if (fault) return result(fault);
   // Rows beyond the head: read the max first, the head second, so an append that commits in

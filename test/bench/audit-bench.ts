@@ -3,6 +3,10 @@
  *
  *   auditEventsPerSec  durable appends/s through AuditService.recordRequest, many concurrent callers
  *                      (group commit): each call resolves only after its commit
+ *   auditEventsPerSecPg2  the same on PostgreSQL (TEST_DATABASE_URL, a fresh schema dropped after)
+ *                      with two writers: two AuditService instances on two knex pools, as two
+ *                      gateway instances, appending to one chain at once (the callers split between
+ *                      them); the chain is verified after
  *   verifySeconds      GET /AuditEvent/$verify over `searchEvents` (default 1 M) events
  *   verifyRssMb        peak RSS of the process that ran $verify (a fresh child, so nothing else counts)
  *   auditSearchP95Ms   GET /AuditEvent?patient=… (handler: parameters, query, Bundle) p95 over the same store
@@ -11,15 +15,16 @@
  * (`appendRows`, the function every group commit runs) in transactions of 10 000 events, so the
  * chain is the one production writes; only the HTTP and group-commit layers are skipped for speed.
  *
- *   npx tsx test/bench/audit-bench.ts [--events N] [--search-events N]
+ *   npx tsx test/bench/audit-bench.ts [--events N] [--search-events N] [--only throughput|pg|verify]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import knex from 'knex';
 import { buildAuditEvents } from '../../gateway/audit/audit-event';
 import { auditBuildContext, createAuditService, toAuditRow } from '../../gateway/audit/audit-service';
-import { appendRows, chainHead } from '../../gateway/audit/audit-store';
+import { appendRows, chainHead, verifyChain } from '../../gateway/audit/audit-store';
 import type { AuditRowContent } from '../../gateway/audit/hash-chain';
 import { migrate } from '../../gateway/migrations';
 import { closeReader, createDb, createReader, type Db } from '../../gateway/storage/db';
@@ -29,6 +34,8 @@ import { auditor, auditTestConfig, auditTestDeps, clinician, request, searchEntr
 
 export interface AuditBenchFigures {
   auditEventsPerSec: number;
+  /** only when TEST_DATABASE_URL is set */
+  auditEventsPerSecPg2?: number;
   verifySeconds: number;
   verifyRssMb: number;
   auditSearchP95Ms: number;
@@ -43,18 +50,51 @@ function openDb(filename: string): Db {
   return createDb({ client: 'sqlite3', connection: { filename } });
 }
 
-/** Durable appends/s: `events` single-patient requests from CALLERS concurrent callers. */
-async function measureThroughput(audit: AuditService, events: number): Promise<number> {
+/**
+ * Durable appends/s: `events` single-patient requests from CALLERS concurrent callers, spread
+ * evenly over the given services (one per gateway instance).
+ */
+async function measureThroughput(audits: AuditService | AuditService[], events: number): Promise<number> {
+  const services = Array.isArray(audits) ? audits : [audits];
   let next = 0;
   const started = process.hrtime.bigint();
-  const caller = async () => {
+  const caller = async (audit: AuditService) => {
     for (let i = next++; i < events; i = next++) {
       await audit.recordRequest(searchEntry([`p${i % PATIENTS}`], ['xm-zsh', 'qz-fy'], { requestId: `tp-${i}`, at: new Date() }));
     }
   };
-  await Promise.all(Array.from({ length: CALLERS }, caller));
+  await Promise.all(Array.from({ length: CALLERS }, (_, i) => caller(services[i % services.length])));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return Math.round(events / seconds);
+}
+
+/**
+ * Two writers on PostgreSQL: two AuditService instances on two separate knex pools (two gateway
+ * instances) appending to one chain at once, in a fresh schema dropped afterwards. The chain must
+ * verify and hold every event once.
+ */
+async function measurePostgresTwoWriters(url: string, events: number): Promise<number> {
+  const schema = `audit_bench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+  await admin.raw('CREATE SCHEMA ??', [schema]);
+  const config = { client: 'pg', connection: url, searchPath: [schema] };
+  const dbs = [createDb(config), createDb(config)];
+  try {
+    await migrate(dbs[0]);
+    const audits = dbs.map((db) => createAuditService(auditTestDeps(db)));
+    // warm both pools (connections, the head) before the clock starts
+    await Promise.all(audits.map((a, i) => a.recordRequest(searchEntry(['p0'], [], { requestId: `warm-${i}` }))));
+    const perSec = await measureThroughput(audits, events);
+    await Promise.all(audits.map((a) => a.close()));
+    const v = await verifyChain(dbs[0]);
+    const stored = Number((await dbs[0]('audit_events').countDistinct({ n: 'request_id' }).first())!.n);
+    if (!v.valid || v.checked !== events + 2 || stored !== events + 2) throw new Error(`two writers on PostgreSQL: ${JSON.stringify({ ...v, stored })}`);
+    return perSec;
+  } finally {
+    await Promise.all(dbs.map((db) => db.destroy()));
+    await admin.raw('DROP SCHEMA ?? CASCADE', [schema]);
+    await admin.destroy();
+  }
 }
 
 /** Fill the store up to `total` events, through the real builder and chained append. */
@@ -141,22 +181,39 @@ async function measureSearch(db: Db): Promise<number> {
   return Math.round(times[Math.floor(times.length * 0.95)] * 100) / 100;
 }
 
+export type AuditBenchPart = 'throughput' | 'pg' | 'verify';
+
 export async function runAuditBench(opts: { events?: number; searchEvents?: number } = {}): Promise<AuditBenchFigures> {
+  return (await runAuditBenchParts(opts)) as AuditBenchFigures;
+}
+
+/** The figures of the parts asked for (all by default); `--only` runs one part, for diagnosis. */
+async function runAuditBenchParts(opts: { events?: number; searchEvents?: number; only?: AuditBenchPart }): Promise<Partial<AuditBenchFigures>> {
   const events = opts.events ?? 50_000;
   const searchEvents = opts.searchEvents ?? 1_000_000;
+  const run = (part: AuditBenchPart) => !opts.only || opts.only === part;
+  const figures: Partial<AuditBenchFigures> = {};
   const dir = mkdtempSync(path.join(os.tmpdir(), 'xzq-audit-bench-'));
   const filename = path.join(dir, 'audit.sqlite');
   const db = openDb(filename);
   try {
     await migrate(db);
-    const audit = createAuditService(auditTestDeps(db));
-    const auditEventsPerSec = await measureThroughput(audit, events);
-    await fillAuditStore(db, searchEvents);
-    const verify = await verifyInChild(filename);
-    if (!verify.valid || verify.checked < searchEvents) throw new Error(`verify: ${JSON.stringify(verify)}`);
-    const auditSearchP95Ms = await measureSearch(db);
-    await audit.close();
-    return { auditEventsPerSec, verifySeconds: verify.seconds, verifyRssMb: verify.rssMb, auditSearchP95Ms };
+    if (run('throughput')) {
+      const audit = createAuditService(auditTestDeps(db));
+      figures.auditEventsPerSec = await measureThroughput(audit, events);
+      await audit.close();
+    }
+    const pgUrl = process.env.TEST_DATABASE_URL;
+    if (pgUrl && run('pg')) figures.auditEventsPerSecPg2 = await measurePostgresTwoWriters(pgUrl, events);
+    if (run('verify')) {
+      await fillAuditStore(db, searchEvents);
+      const verify = await verifyInChild(filename);
+      if (!verify.valid || verify.checked < searchEvents) throw new Error(`verify: ${JSON.stringify(verify)}`);
+      figures.verifySeconds = verify.seconds;
+      figures.verifyRssMb = verify.rssMb;
+      figures.auditSearchP95Ms = await measureSearch(db);
+    }
+    return figures;
   } finally {
     await db.destroy();
     rmSync(dir, { recursive: true, force: true });
@@ -168,12 +225,20 @@ function argValue(name: string): number | undefined {
   return i >= 0 ? Number(process.argv[i + 1]) : undefined;
 }
 
+function onlyPart(): AuditBenchPart | undefined {
+  const i = process.argv.indexOf('--only');
+  if (i < 0) return undefined;
+  const part = process.argv[i + 1];
+  if (part !== 'throughput' && part !== 'pg' && part !== 'verify') throw new Error(`--only throughput|pg|verify, not ${part}`);
+  return part;
+}
+
 if (require.main === module) {
   const childFile = process.argv.indexOf('--verify-child');
   const run =
     childFile >= 0
       ? verifyChildMain(process.argv[childFile + 1])
-      : runAuditBench({ events: argValue('--events'), searchEvents: argValue('--search-events') }).then((f) => {
+      : runAuditBenchParts({ events: argValue('--events'), searchEvents: argValue('--search-events'), only: onlyPart() }).then((f) => {
           process.stdout.write(`${JSON.stringify(f)}\n`);
         });
   run.catch((e) => {

@@ -1,7 +1,7 @@
 import type { AuditEvent, Bundle, OperationOutcome, Parameters } from '@medplum/fhirtypes';
 import { auditBuildContext, createAuditService, toAuditRow } from '../../../../gateway/audit/audit-service';
 import { buildAuditEvents } from '../../../../gateway/audit/audit-event';
-import { appendRows } from '../../../../gateway/audit/audit-store';
+import { appendRows, verifyChain } from '../../../../gateway/audit/audit-store';
 import { GENESIS_HASH, chainHash, type AuditRow } from '../../../../gateway/audit/hash-chain';
 import { CHAIN_MOVED, dropChainTrigger } from '../../../../gateway/audit/migration';
 import { isOperationOutcomeError } from '../../../../gateway/fhir/outcomes';
@@ -9,6 +9,7 @@ import type { FhirResponse, Route } from '../../../../gateway/http/route';
 import type { AuditService } from '../../../../gateway/audit/contract';
 import { auditRoutes, type AuditRouteDeps } from '../../../../gateway/http/routes/audit-routes';
 import { createDb } from '../../../../gateway/storage/db';
+import { isSqlite } from '../../../../gateway/storage/migration';
 import { testDatabases, type TestDb } from '../../../support/databases';
 import { expectValidFhir } from '../../../support/fhir-validation';
 import { auditor, auditTestDeps, clinician, entry, queryOf, request, searchEntry } from '../../../support/audit-fixtures';
@@ -105,24 +106,71 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
     expect(await verify(audit)).toEqual({ valid: true, checked: 400, firstInvalid: undefined, problem: undefined });
   });
 
-  test('two gateway instances on two connections append at once: one consistent chain', async () => {
+  test('two gateway instances on two connection pools append at once: one chain, every event once, no gaps', async () => {
+    // two AuditService instances on two separate knex pools: two gateway instances on one store
     const db2 = createDb(t.config);
     const audit2 = auditService(auditTestDeps(db2));
     try {
-      const work = (svc: AuditService, tag: string) =>
-        Promise.all(Array.from({ length: 300 }, (_, i) => svc.recordRequest(searchEntry([`p${i % 5}`], ['xm-zsh'], { requestId: `${tag}-${i}` }))));
-      // several waves, so the two writers' transactions interleave many times
-      for (let wave = 0; wave < 3; wave++) await Promise.all([work(audit, `a${wave}`), work(audit2, `b${wave}`)]);
+      // Continuous load on both: 24 callers each, 400 requests each instance, some of them with
+      // several patients (several events per request, so batches of uneven sizes), so that both
+      // writers are appending the whole time and their commits interleave.
+      const expected = new Map<string, number>(); // request id → events
+      const load = async (svc: AuditService, tag: string) => {
+        let next = 0;
+        const caller = async () => {
+          for (let i = next++; i < 400; i = next++) {
+            const patients = Array.from({ length: 1 + (i % 4 === 0 ? i % 3 : 0) }, (_, k) => `p${(i + k) % 7}`);
+            const requestId = `${tag}-${i}`;
+            expected.set(requestId, patients.length);
+            await svc.recordRequest(searchEntry(patients, ['xm-zsh'], { requestId }));
+          }
+        };
+        await Promise.all(Array.from({ length: 24 }, caller));
+      };
+      await Promise.all([load(audit, 'a'), load(audit2, 'b')]);
+      const total = [...expected.values()].reduce((a, b) => a + b, 0);
       const stored = await rows(t.db);
-      expect(stored).toHaveLength(1800);
-      expect(stored.map((r) => Number(r.seq))).toEqual(Array.from({ length: 1800 }, (_, i) => i + 1));
-      expect(new Set(stored.map((r) => r.request_id!.slice(0, 1)))).toEqual(new Set(['a', 'b']));
-      expect(await verify(audit)).toMatchObject({ valid: true, checked: 1800 });
-      expect(await verify(audit2)).toMatchObject({ valid: true, checked: 1800 });
+      expect(stored).toHaveLength(total);
+      // seq strictly increasing from 1 with no gaps
+      expect(stored.map((r) => Number(r.seq))).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+      // every request id stored exactly once per event it has (once per patient), none extra
+      const counted = new Map<string, number>();
+      for (const r of stored) counted.set(r.request_id!, (counted.get(r.request_id!) ?? 0) + 1);
+      expect(counted).toEqual(expected);
+      expect(new Set(stored.map((r) => r.id)).size).toBe(total);
+      // the two writers' commits really did interleave along the chain
+      let switches = 0;
+      for (let i = 1; i < stored.length; i++) if (stored[i].request_id![0] !== stored[i - 1].request_id![0]) switches++;
+      expect(switches).toBeGreaterThanOrEqual(4);
+      // the chain verifies, through the route and directly, in large and in small batches
+      expect(await verify(audit)).toMatchObject({ valid: true, checked: total });
+      expect(await verify(audit2)).toMatchObject({ valid: true, checked: total });
+      expect(await verifyChain(db2, { batchSize: 7 })).toMatchObject({ valid: true, checked: total, head: { seq: total } });
+      const head = await t.db('audit_chain_head').first('seq', 'hash');
+      expect([Number(head.seq), head.hash]).toEqual([total, stored[total - 1].hash]);
+      // and both instances go on appending onto it
+      await Promise.all([audit.recordRequest(searchEntry(['p1'], [], { requestId: 'after-a' })), audit2.recordRequest(searchEntry(['p1'], [], { requestId: 'after-b' }))]);
+      expect(await verifyChain(t.db)).toMatchObject({ valid: true, checked: total + 2 });
     } finally {
       await audit2.close();
       await db2.destroy();
     }
+  });
+
+  test.each([1, 3, 16, 17, 255, 256, 257, 700])('an append of %i rows goes in whole, chained', async (n) => {
+    const ctx = auditBuildContext(deps.config);
+    const event = (tag: string, i: number) => buildAuditEvents(searchEntry([`p${i}`], [], { requestId: `${tag}-${i}` }), ctx).map(toAuditRow)[0];
+    const content = Array.from({ length: n }, (_, i) => event('n', i));
+    await appendRows(t.db, [event('before', 0), event('before', 1)]);
+    const head = await t.db('audit_chain_head').first('seq', 'hash');
+    // linked onto the head it names, and onto a head it does not know (the locked way)
+    const appended = await appendRows(t.db, content, { seq: Number(head.seq), hash: head.hash });
+    expect(appended.map((r) => r.seq)).toEqual(Array.from({ length: n }, (_, i) => i + 3));
+    await appendRows(t.db, Array.from({ length: 5 }, (_, i) => event('after', i)));
+    const stored = await rows(t.db);
+    expect(stored.map((r) => Number(r.seq))).toEqual(Array.from({ length: n + 7 }, (_, i) => i + 1));
+    expect(stored.slice(2, n + 2).map((r) => r.id)).toEqual(content.map((c) => c.id));
+    expect(await verifyChain(t.db, { batchSize: 100 })).toMatchObject({ valid: true, checked: n + 7 });
   });
 
   test('an append that remembers a head another instance has since moved links onto the real head', async () => {
@@ -165,6 +213,15 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
     test('a deleted row', async () => {
       await t.db('audit_events').where({ seq: 7 }).delete();
       expect(await verify(audit)).toMatchObject({ valid: false, firstInvalid: ids[7], problem: 'deleted' });
+    });
+
+    test.each([
+      ['a run of rows as long as a verification read, on its boundaries', 3, 4, 4],
+      ['a run of rows spanning several verification reads', 3, 8, 3],
+    ])('%s deleted: named at the first row after the gap, in small reads too', async (_name, from, to, batch) => {
+      await t.db('audit_events').where('seq', '>=', from).andWhere('seq', '<=', to).delete();
+      expect(await verify(audit)).toMatchObject({ valid: false, checked: from, firstInvalid: ids[to], problem: 'deleted' });
+      expect(await verifyChain(t.db, { batchSize: batch })).toMatchObject({ valid: false, checked: from, fault: { id: ids[to], seq: to + 1, kind: 'deleted' } });
     });
 
     test('the newest rows deleted (and the head left alone)', async () => {
@@ -386,6 +443,39 @@ describe.each(testDatabases())('audit trail on %s', (_name, open) => {
       expect(Buffer.from(ev.entity!.find((x) => x.role?.code === '24')!.query!, 'base64').length).toBeLessThanOrEqual(4096);
     }
     expect(await verify(audit)).toMatchObject({ valid: true, checked: 3 });
+  });
+
+  test('a commit that fails refuses only its own requests: those queued behind it are linked again and stored', async () => {
+    // a trigger that refuses one request's event stands for a commit failing mid-load
+    if (isSqlite(t.db)) {
+      await t.db.raw(`CREATE TRIGGER refuse_boom BEFORE INSERT ON audit_events WHEN NEW.request_id = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END`);
+    } else {
+      await t.db.raw(`CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.request_id = 'boom' THEN RAISE EXCEPTION 'boom refused'; END IF; RETURN NEW; END $$`);
+      await t.db.raw(`CREATE TRIGGER refuse_boom BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_boom()`);
+    }
+    await audit.recordRequest(searchEntry(['p0'], [], { requestId: 'first' })); // the writer knows the head: later events are linked ahead
+    // 20 callers, each 15 requests one after the other: commits of about 20 events follow each other
+    const ids = Array.from({ length: 300 }, (_, i) => (i === 150 ? 'boom' : `q-${i}`));
+    const refused: string[] = [];
+    let next = 0;
+    const caller = async () => {
+      for (let i = next++; i < ids.length; i = next++) {
+        await audit.recordRequest(searchEntry([`p${i % 5}`], [], { requestId: ids[i] })).catch((e: unknown) => {
+          expect(isOperationOutcomeError(e) && e.status).toBe(503);
+          refused.push(ids[i]);
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, caller));
+    expect(refused).toContain('boom');
+    const stored = await rows(t.db);
+    // every request answered is stored once, none refused is, the chain has no gap and verifies
+    expect(stored.map((r) => r.request_id).sort()).toEqual(['first', ...ids.filter((id) => !refused.includes(id))].sort());
+    expect(refused.length).toBeLessThan(ids.length / 2);
+    expect(stored.map((r) => Number(r.seq))).toEqual(Array.from({ length: stored.length }, (_, i) => i + 1));
+    expect(await verify(audit)).toMatchObject({ valid: true, checked: stored.length });
+    await audit.recordRequest(searchEntry(['p1'], [], { requestId: 'after' }));
+    expect(await verifyChain(t.db)).toMatchObject({ valid: true, checked: stored.length + 1 });
   });
 
   test('a store that cannot be written: recordRequest fails with 503 and counts the failure', async () => {

@@ -59,4 +59,64 @@ describe('group commit', () => {
     await Promise.all(all);
     expect(m.batches).toEqual([[0], [1, 2], [3, 4], [5, 6, 7, 8], [9]]);
   });
+
+  test('the next commit goes out before the last one\'s submitters are told', async () => {
+    const m = manualCommit();
+    const w = new GroupCommitWriter<number>(m.commit, 100);
+    const told: string[] = [];
+    const p1 = w.submit([1]).then(() => told.push('first told'));
+    const p2 = w.submit([2]).then(() => told.push('second told'));
+    await tick();
+    expect(m.batches).toEqual([[1]]);
+    m.pending[0].resolve();
+    // a few microtask turns: the writer is on to the next commit, nobody has been told yet
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(m.batches).toEqual([[1], [2]]);
+    expect(told).toEqual([]);
+    await p1;
+    expect(told).toEqual(['first told']);
+    m.pending[1].resolve();
+    await p2;
+    await w.idle();
+  });
+
+  test('submitters are told a slice at a time, a turn of the event loop each; idle() waits for all of them', async () => {
+    const m = manualCommit();
+    const w = new GroupCommitWriter<number>(m.commit, 100);
+    let told = 0;
+    const first = w.submit([0]);
+    const rest = Array.from({ length: 40 }, (_, i) => w.submit([i + 1]).then(() => told++));
+    await tick();
+    m.pending[0].resolve();
+    await first;
+    await tick();
+    expect(m.batches.at(-1)).toHaveLength(40);
+    m.pending[1].resolve();
+    const seen: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      await tick();
+      seen.push(told);
+    }
+    // some told, not all, after a turn: the rest in later turns
+    expect(seen.some((n) => n > 0 && n < 40)).toBe(true);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    await w.idle();
+    expect(told).toBe(40);
+    await Promise.all(rest);
+  });
+
+  test('forEachQueued sees what waits for the next commit, in order, not what is being committed', async () => {
+    const m = manualCommit();
+    const w = new GroupCommitWriter<number>(m.commit, 100);
+    const all = [w.submit([1]), w.submit([2, 3]), w.submit([4])];
+    await tick();
+    const queued: number[][] = [];
+    w.forEachQueued((items) => queued.push(items));
+    expect(m.batches).toEqual([[1]]);
+    expect(queued).toEqual([[2, 3], [4]]);
+    m.pending[0].resolve();
+    await tick();
+    m.pending[1].resolve();
+    await Promise.all(all);
+  });
 });

@@ -1,4 +1,5 @@
-import { canonicalRow, chainHash, ChainVerifier, GENESIS_HASH, linkRows, type AuditRow } from '../../../../gateway/audit/hash-chain';
+import { createHash } from 'node:crypto';
+import { canonicalHeader, canonicalRow, chainHash, ChainVerifier, GENESIS_HASH, linkRows, relinkRows, storedJson, type AuditRow } from '../../../../gateway/audit/hash-chain';
 
 const content = (i: number) => ({
   id: `ae-${i}`,
@@ -82,5 +83,49 @@ describe('the audit hash chain', () => {
     v.feed(rows.slice(5));
     expect(v.finish({ seq: 10, hash: rows[9].hash })).toBeUndefined();
     expect(v.checked).toBe(5);
+  });
+
+  test('the hash is the one stored chains were made with: SHA-256 over prev_hash, header, newline, resource', () => {
+    // how rows were hashed before (four updates of one Hash object): every stored chain must still verify
+    const legacy = (prev: string, r: Parameters<typeof canonicalHeader>[0]) =>
+      createHash('sha256').update(prev).update(canonicalHeader(r)).update('\n').update(r.resource).digest('hex');
+    const odd = [
+      { ...content(1), resource: '{"name":"林医生","emoji":"😀"}' }, // non-ASCII stored before storedJson escaped it
+      { ...content(2), resource: '{"lone":"\ud800"}', user_id: '\udc00x' }, // lone surrogates, in the resource and in a column
+      { ...content(3), request_id: 'a"b\\c\n\u2028', patient_id: null, purpose: null },
+      { ...content(4), resource: storedJson({ display: '厦门大学附属中山医院', n: 1 }) },
+    ];
+    for (const [i, r] of odd.entries()) {
+      const row = { ...r, seq: i + 1 };
+      expect(chainHash(GENESIS_HASH, row)).toBe(legacy(GENESIS_HASH, row));
+    }
+    for (const r of chain(5)) expect(r.hash).toBe(legacy(r.prev_hash, r));
+  });
+
+  test('relinking rows in place gives the rows linking would have given', () => {
+    const rows = chain(6);
+    const again = rows.map((r) => ({ ...r, seq: 0, prev_hash: '', hash: '' }));
+    const end = relinkRows(0, GENESIS_HASH, again);
+    expect(again).toEqual(rows);
+    expect(end).toEqual({ seq: 6, hash: rows[5].hash });
+    const later = relinkRows(10, 'a'.repeat(64), again.slice(2));
+    expect(later.seq).toBe(14);
+    expect(linkRows(10, 'a'.repeat(64), rows.slice(2)).at(-1)!.hash).toBe(later.hash);
+  });
+
+  test('the stored JSON is the same JSON value in ASCII, every other character escaped', () => {
+    const reference = (v: unknown) => JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const values: unknown[] = [
+      { a: 'plain ascii', n: [1, 2.5, null, true] },
+      { display: '厦门大学附属中山医院', name: '林医生', x: '\u007f\u0080\u00e9' },
+      { emoji: '😀', lone: '\ud800', other: '\udfff', sep: '\u2028\u2029' },
+      { quote: '"\\\n\t', nested: { deep: ['中', { k: 'é' }] } },
+    ];
+    for (const v of values) {
+      const stored = storedJson(v);
+      expect(stored).toBe(reference(v));
+      expect(/^[\x00-\x7e]*$/.test(stored)).toBe(true);
+      expect(JSON.parse(stored)).toEqual(JSON.parse(JSON.stringify(v)));
+    }
   });
 });
