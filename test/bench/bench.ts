@@ -46,6 +46,8 @@ import { initKeyDirectory } from '../../gateway/auth/key-source';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PUBLIC = 'http://gateway.bench.local';
+/** PostgreSQL for the parts that need it (workers, the audit's two writers): this machine kind runs one locally */
+const PG_URL = (process.env.TEST_DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/test');
 const HERE = __dirname;
 
 function child(file: string, env: Record<string, string> = {}, args: string[] = []): Promise<{ proc: ChildProcess; info: any }> {
@@ -80,7 +82,7 @@ async function main() {
     const config = {
       publicBaseUrl: PUBLIC,
       database: process.env.BENCH_PG_SCHEMA
-        ? { client: 'pg', connection: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', searchPath: [process.env.BENCH_PG_SCHEMA] }
+        ? { client: 'pg', connection: PG_URL, searchPath: [process.env.BENCH_PG_SCHEMA] }
         : { client: 'sqlite3', connection: { filename: path.join(dir, 'gateway.sqlite') } },
       consent: { default: 'deny' },
       hospitals: [
@@ -109,7 +111,7 @@ async function main() {
     const regionalIds = await registerBenchPatients(base, bearer);
     // One host's cores: `--workers 1` against `--workers 2` on PostgreSQL (workers-bench.ts).
     const workers = () =>
-      runWorkersBench({ dir, config, client, publicBase: PUBLIC, hospitalsPid: hospitals.proc.pid!, databaseUrl: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' });
+      runWorkersBench({ dir, config, client, publicBase: PUBLIC, hospitalsPid: hospitals.proc.pid!, databaseUrl: PG_URL });
     if (process.env.BENCH_ONLY_WORKERS) {
       Object.assign(figures, await workers());
       process.stdout.write(JSON.stringify(figures) + '\n');
