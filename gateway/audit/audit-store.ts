@@ -80,19 +80,7 @@ function insertChunk(q: Knex | Knex.Transaction, rows: readonly AuditRow[], at: 
   let k = 0;
   for (let i = at; i < at + count; i++) {
     const r = rows[i];
-    bindings[k++] = r.seq;
-    bindings[k++] = r.id;
-    bindings[k++] = r.recorded;
-    bindings[k++] = r.request_id;
-    bindings[k++] = r.patient_id;
-    bindings[k++] = r.client_id;
-    bindings[k++] = r.user_id;
-    bindings[k++] = r.outcome;
-    bindings[k++] = r.purpose;
-    bindings[k++] = r.subtype;
-    bindings[k++] = r.resource;
-    bindings[k++] = r.prev_hash;
-    bindings[k++] = r.hash;
+    for (const c of ROW_COLUMNS) bindings[k++] = r[c];
   }
   return q.raw(insertStatement(size), bindings).options({ name: `audit_events_insert_${size}` }).then(() => undefined);
 }

@@ -1,4 +1,5 @@
 import { signClientAssertion, tokenRequestForm, type TestClient } from '../support/auth';
+import { registrarConsent } from '../support/consent-http';
 import { HEAVY_NID, LIGHT_NID } from './bench-data';
 import { NATIONAL_ID_SYSTEM } from '../../gateway/patient-index/national-id';
 
@@ -20,15 +21,7 @@ export async function registerBenchPatients(base: string, bearer: Record<string,
     const res = await fetch(`${base}/Patient?identifier=${NATIONAL_ID_SYSTEM}|${nid}`, { headers: bearer });
     const bundle = (await res.json()) as { entry?: Array<{ resource: { id: string } }> };
     regionalIds[nid] = bundle.entry![0].resource.id;
-    const consent = {
-      resourceType: 'Consent',
-      status: 'active',
-      scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
-      category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
-      patient: { reference: `Patient/${regionalIds[nid]}` },
-      policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
-      provision: { type: 'permit' },
-    };
+    const consent = registrarConsent(regionalIds[nid]);
     const c = await fetch(`${base}/Consent`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/fhir+json' }, body: JSON.stringify(consent) });
     if (c.status !== 201) throw new Error(`consent: ${c.status} ${await c.text()}`);
   }

@@ -34,8 +34,8 @@ export interface GatewayProcess {
 const spawned = new Set<GatewayProcess>();
 
 /** Spawn the gateway entry with `args` (`--config FILE` first) and extra env (PORT, DATABASE_URL, …). */
-export function spawnGateway(args: string[], env: Record<string, string> = {}): GatewayProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+export function spawnGateway(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): GatewayProcess {
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', MAIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -111,8 +111,8 @@ export interface ServingGateway {
  * Spawn and wait until `listeners` processes report listening (1 for a single process, N for
  * `--workers N`). PORT=0 unless `env.PORT` says otherwise: the port bound is read from the log.
  */
-export async function startGatewayProcess(opts: { configFile: string; env?: Record<string, string>; args?: string[]; listeners?: number }): Promise<ServingGateway> {
-  const gp = spawnGateway(['--config', opts.configFile, ...(opts.args ?? [])], { PORT: '0', ...(opts.env ?? {}) });
+export async function startGatewayProcess(opts: { configFile: string; env?: Record<string, string>; args?: string[]; listeners?: number; nodeArgs?: string[] }): Promise<ServingGateway> {
+  const gp = spawnGateway(['--config', opts.configFile, ...(opts.args ?? [])], { PORT: '0', ...(opts.env ?? {}) }, opts.nodeArgs);
   const want = opts.listeners ?? 1;
   await gp.waitFor(() => gp.lines.filter(isListening).length >= want, `${want} × gateway listening`, 40_000);
   const port = Number(gp.lines.find(isListening)!.port);
