@@ -176,8 +176,8 @@ interface Facts {
   raw: ResultFacts;
   date: number | undefined;
   /** labels as matched: the result's own, plus `N` when it has no confidentiality label */
-  labels: string[];
-  sensitive: string[];
+  labels: readonly string[];
+  sensitive: readonly string[];
 }
 
 /** Does any provision of the tree have a data period (only then is a result's date read)? */
@@ -185,22 +185,30 @@ function readsDates(p: CompiledProvision): boolean {
   return p.data !== null || p.children.some(readsDates);
 }
 
+/** The labels of a result with none (most results): judged for every result, so shared. */
+const UNLABELLED: readonly string[] = Object.freeze([NORMAL_CONFIDENTIALITY]);
+const NONE: readonly string[] = Object.freeze([]);
+
 function factsOf(f: ResultFacts, readDate: boolean): Facts {
-  const labels = [...f.securityLabels];
-  if (!labels.some((l) => CONFIDENTIALITY_CODES.has(l))) labels.push(NORMAL_CONFIDENTIALITY);
   let date: number | undefined;
   if (readDate && f.date) {
     const d = parseFhirInstant(f.date, 'start');
     if (Number.isFinite(d)) date = d;
   }
+  if (!f.securityLabels.length) return { raw: f, date, labels: UNLABELLED, sensitive: NONE };
+  const labels = [...f.securityLabels];
+  if (!labels.some((l) => CONFIDENTIALITY_CODES.has(l))) labels.push(NORMAL_CONFIDENTIALITY);
   return { raw: f, date, labels, sensitive: f.securityLabels.filter((l) => SENSITIVE_LABELS.has(l)) };
 }
+
+/** What a consent's root releases before any provision has named a label: never added to. */
+const RELEASED_NOTHING: ReadonlySet<string> = new Set();
 
 interface Outcome {
   type: 'permit' | 'deny';
   provision: CompiledProvision;
   /** labels named by the permit provisions on the path to the deciding provision */
-  released: Set<string>;
+  released: ReadonlySet<string>;
 }
 
 function inForce(p: CompiledProvision, now: number): boolean {
@@ -243,7 +251,7 @@ function evaluate(
   f: Facts,
   who: Asker,
   now: number,
-  releasedAbove: Set<string>,
+  releasedAbove: ReadonlySet<string>,
   relaxRoot = false,
 ): Outcome | undefined {
   if (relaxRoot ? !inForce(p, now) : !covers(p, f, who, now)) return undefined;
@@ -314,7 +322,7 @@ export function judgeConsent(input: DecisionInput): ConsentJudgement {
     let permitted: { consent: CompiledConsent; outcome: Outcome } | undefined;
     let sensitiveUnreleased = false;
     for (const consent of applicable) {
-      const o = evaluate(consent.root, f, who, now, new Set());
+      const o = evaluate(consent.root, f, who, now, RELEASED_NOTHING);
       if (!o) continue;
       if (o.type === 'deny') {
         return { permit: false, reason: 'consent-deny', consentId: consent.id, provision: o.provision.path, breakGlass: false };
@@ -334,7 +342,7 @@ export function judgeConsent(input: DecisionInput): ConsentJudgement {
     if (f.sensitive.length || sensitiveUnreleased) return { permit: false, reason: 'sensitive-label', breakGlass: false };
     if (!fallback) return { permit: false, reason: 'not-covered', breakGlass: false };
     for (const consent of consents) {
-      const o = evaluate(consent.root, f, who, now, new Set(), true);
+      const o = evaluate(consent.root, f, who, now, RELEASED_NOTHING, true);
       if (o?.type === 'deny') {
         return { permit: false, reason: 'explicit-deny', consentId: consent.id, provision: o.provision.path, breakGlass: false };
       }

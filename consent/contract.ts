@@ -9,7 +9,7 @@ export interface ResultFacts {
   date?: string;
   catalogItem?: string;
   /** security label codes on the result (`R`, `HIV`, …), from meta.security */
-  securityLabels: string[];
+  securityLabels: readonly string[];
 }
 
 export interface ConsentGate {

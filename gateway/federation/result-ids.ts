@@ -82,6 +82,9 @@ const HOSPITAL_ONLY_REFERENCES: Record<ResultType, readonly string[]> = {
   ImagingStudy: ['encounter', 'basedOn', 'referrer', 'interpreter', 'endpoint'],
 };
 
-export function securityLabels(r: ResultResource): string[] {
-  return (r.meta?.security ?? []).map((s) => s.code).filter((c): c is string => Boolean(c));
+export function securityLabels(r: ResultResource): readonly string[] {
+  const security = r.meta?.security;
+  if (!security?.length) return NO_LABELS; // most results: asked for each, so nothing is allocated
+  return security.map((s) => s.code).filter((c): c is string => Boolean(c));
 }
+const NO_LABELS: readonly string[] = Object.freeze([]);

@@ -80,10 +80,30 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
       return errorResponse(e, log, config.canonicalBase, fr.record.requestId);
     }
   };
-  /** A body that cannot be serialised (a bug) still gets an OperationOutcome, never Express's page. */
-  const prepareSafely = (response: FhirResponse, requestId: string): Promise<PreparedResponse> =>
-    prepareYielding(response).catch((e) => prepare(errorResponse(e, log, config.canonicalBase, requestId)));
+  /**
+   * The answer's bytes; a body that cannot be serialised (a bug) still gets an OperationOutcome,
+   * never Express's page. Alone, the answer is encoded with turns of the event loop so its audit
+   * INSERT's steps go on meanwhile (prepareYielding); when other requests are being answered there
+   * is always other work for those turns, and encoding in one go lets the answer's objects die
+   * young instead of surviving into the old generation (measured: 15 % more throughput at 64
+   * connections, nothing lost at one).
+   */
+  const prepareSafely = async (response: FhirResponse, requestId: string): Promise<PreparedResponse> => {
+    try {
+      return answering > 1 ? prepare(response) : await prepareYielding(response);
+    } catch (e) {
+      return prepare(errorResponse(e, log, config.canonicalBase, requestId));
+    }
+  };
   return async (req: Request, res: Response) => {
+    answering++;
+    try {
+      await dispatch(req, res);
+    } finally {
+      answering--;
+    }
+  };
+  async function dispatch(req: Request, res: Response) {
     const started = process.hrtime.bigint();
     const requestId = randomUUID();
     const qIndex = req.originalUrl.indexOf('?');
@@ -135,8 +155,11 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
     const status = String(prepared.status);
     metrics.httpRequests.inc({ method: req.method, route: routeLabel, status });
     metrics.httpDuration.observe({ method: req.method, route: routeLabel }, Number(process.hrtime.bigint() - started) / 1e9);
-  };
+  }
 }
+
+/** Requests this process is answering now, over every route (see prepareSafely). */
+let answering = 0;
 
 // The path is not echoed: it may carry an identifier.
 const notFoundRoute = (_req: Request) => notFound('No such endpoint', 'unknown-endpoint');

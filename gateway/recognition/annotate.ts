@@ -63,12 +63,28 @@ export function createAnnotator(config: Pick<GatewayConfig, 'hospitals' | 'canon
     if (!part) itemParts.set(item, (part = Object.freeze({ url: 'item', valueCoding: Object.freeze({ system, code: item.code, display: item.display }) })));
     return part;
   };
+  // Without a validUntil the whole extension depends only on the status and the item: shared too.
+  const noItem = new Map<string, Extension>();
+  const byItem = new WeakMap<CatalogItem, Map<string, Extension>>();
+  const sharedExtension = (status: RecognitionVerdict['status'], item: CatalogItem | undefined) => {
+    let forItem = item ? byItem.get(item) : noItem;
+    if (!forItem) byItem.set(item!, (forItem = new Map()));
+    let ext = forItem.get(status);
+    if (!ext) {
+      const parts = item ? [statusParts.get(status)!, itemPart(item)] : [statusParts.get(status)!];
+      forItem.set(status, (ext = Object.freeze<Extension>({ url, extension: Object.freeze(parts) as Extension[] })));
+    }
+    return ext;
+  };
   return (resource, item, sourceHospitalId, requesterHospitalId, now) => {
     const verdict = judge(hospitals, resource, item, sourceHospitalId, requesterHospitalId, now);
-    const parts: Extension[] = [statusParts.get(verdict.status)!];
-    if (item) parts.push(itemPart(item));
-    if (verdict.validUntil) parts.push({ url: 'validUntil', valueDateTime: verdict.validUntil.toISOString() });
-    const ext: Extension = { url, extension: parts };
+    let ext: Extension;
+    if (verdict.validUntil) {
+      const parts: Extension[] = [statusParts.get(verdict.status)!];
+      if (item) parts.push(itemPart(item));
+      parts.push({ url: 'validUntil', valueDateTime: verdict.validUntil.toISOString() });
+      ext = { url, extension: parts };
+    } else ext = sharedExtension(verdict.status, item);
     const existing = resource.extension;
     resource.extension = existing?.length ? [...existing.filter((e) => e.url !== url), ext] : [ext];
     return verdict;

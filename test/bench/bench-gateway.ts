@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Session } from 'node:inspector';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { createAdapter } from '../../adapters/factory';
 import { createGateway, type GatewayOptions } from '../../gateway/app';
 import { parseConfig } from '../../gateway/config';
@@ -22,6 +23,8 @@ async function main() {
   if (process.env.BENCH_TRACE) trace(gateway.services);
   if (process.env.BENCH_GC) traceGc();
   if (process.env.BENCH_HEAP) sampleAllocations(process.env.BENCH_HEAP);
+  if (process.env.BENCH_PROFILE_ON_SIGNAL) profileOnSignal(process.env.BENCH_PROFILE_ON_SIGNAL);
+  if (process.env.BENCH_MEM) traceMemory();
   const server = gateway.app.listen(0, '127.0.0.1', () => {
     process.stdout.write(JSON.stringify({ port: (server.address() as { port: number }).port, pid: process.pid }) + '\n');
   });
@@ -147,4 +150,38 @@ function sampleAllocations(dir: string) {
   } as never);
   // the in-process session answers synchronously, so this completes inside the exit handler
   process.on('exit', () => session.post('HeapProfiler.stopSampling', (err, r) => !err && writeFileSync(file, JSON.stringify(r.profile))));
+}
+
+/**
+ * BENCH_PROFILE_ON_SIGNAL=<file> (diagnosis only): a CPU profile of exactly the span between two
+ * SIGUSR2s, e.g. one load, without start-up and the other measurements; written at the second.
+ * With BENCH_SNAPSHOT_ON_SIGNAL=1 each SIGUSR2 writes a heap snapshot (<file>.heapsnapshot) instead.
+ */
+function profileOnSignal(file: string) {
+  const session = new Session();
+  session.connect();
+  let running = false;
+  process.on('SIGUSR2', () => {
+    if (process.env.BENCH_SNAPSHOT_ON_SIGNAL) {
+      writeHeapSnapshot(file.replace(/\.cpuprofile$/, '') + '.heapsnapshot');
+      return;
+    }
+    if (!running) {
+      session.post('Profiler.enable', () => session.post('Profiler.start'));
+      running = true;
+      return;
+    }
+    running = false;
+    session.post('Profiler.stop', (err, r) => !err && writeFileSync(file, JSON.stringify(r.profile)));
+  });
+}
+
+/** BENCH_MEM=1 (diagnosis only): the largest of each process.memoryUsage() figure, to stderr at exit. */
+function traceMemory() {
+  const most: Record<string, number> = {};
+  setInterval(() => {
+    const u = process.memoryUsage() as unknown as Record<string, number>;
+    for (const [k, v] of Object.entries(u)) most[k] = Math.max(most[k] ?? 0, v);
+  }, 100).unref();
+  process.on('exit', () => process.stderr.write(`memory (largest, MB): ${Object.entries(most).map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(1)}`).join(', ')}\n`));
 }

@@ -22,6 +22,8 @@
  * and per-SQL timings), BENCH_GC=1 (time in each kind of garbage collection), BENCH_GW_FLAGS="<node flags>" (extra flags for the gateway process),
  * BENCH_PHASES=1 (when each side's upstream calls went out and came back, and when it answered),
  * BENCH_HEAP=<dir> (where the gateway allocates: sampling heap profiles, collected objects kept),
+ * BENCH_MEM=1 (the gateway's largest heap, external and RSS figures), BENCH_PROFILE_ON_SIGNAL=<file>
+ * (a CPU profile between two SIGUSR2s sent to the gateway; see bench-gateway.ts),
  * BENCH_DUMP=<prefix> (writes one answer of each side, to compare), BENCH_PG_SCHEMA=<schema>
  * (the gateway on PostgreSQL at TEST_DATABASE_URL), BENCH_NO_WORKERS=1 (skip `--workers 2` against
  * 1, which needs PostgreSQL at TEST_DATABASE_URL or 127.0.0.1:5432), BENCH_ONLY_WORKERS=1 (stop after it).
@@ -40,6 +42,7 @@ import { runSourcesBench } from './sources-bench';
 import { load, loadInTurns, pct, r2, sequential } from './bench-load';
 import { benchToken, registerBenchPatients } from './bench-setup';
 import { runWorkersBench } from './workers-bench';
+import { GATEWAY_NODE_FLAGS } from './gateway-node-flags';
 import { NATIONAL_ID_SYSTEM } from '../../gateway/patient-index/national-id';
 import { DEFAULT_CANONICAL_BASE } from '../../gateway/config';
 import { initKeyDirectory } from '../../gateway/auth/key-source';
@@ -53,8 +56,8 @@ const HERE = __dirname;
 function child(file: string, env: Record<string, string> = {}, args: string[] = []): Promise<{ proc: ChildProcess; info: any }> {
   const measuredSide = file === 'bench-gateway.ts' || file === 'bench-baseline.ts' || file === 'bench-floor.ts';
   const prof = process.env.BENCH_PROFILE && measuredSide ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  // The gateway runs as deployed (README "Operations"): a bounded heap, so V8 collects before it grows.
-  const heap = file === 'bench-gateway.ts' ? [`--max-old-space-size=${process.env.BENCH_GATEWAY_HEAP_MB ?? 192}`, ...(process.env.BENCH_GW_FLAGS ? process.env.BENCH_GW_FLAGS.split(" ") : [])] : [];
+  // The gateway runs as deployed (package.json's scripts): its heap flags (gateway-node-flags.ts); later flags win.
+  const heap = file === 'bench-gateway.ts' ? [...GATEWAY_NODE_FLAGS, ...(process.env.BENCH_GW_FLAGS ? process.env.BENCH_GW_FLAGS.split(' ') : [])] : [];
   const phases = process.env.BENCH_PHASES && measuredSide ? ['--import', path.join(HERE, 'phase-trace.ts')] : [];
   const proc = spawn(process.execPath, [...prof, ...heap, '--import', 'tsx', ...phases, path.join(HERE, file), ...args], {
     env: { ...process.env, ...env },

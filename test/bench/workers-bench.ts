@@ -7,6 +7,7 @@ import { killAllGatewayProcesses, startGatewayProcess, type ServingGateway } fro
 import { LIGHT_NID } from './bench-data';
 import { loadInTurns, r2 } from './bench-load';
 import { benchToken, registerBenchPatients } from './bench-setup';
+import { GATEWAY_NODE_FLAGS } from './gateway-node-flags';
 
 /**
  * One gateway host using its cores: the real entry (`gateway/main.ts --workers N`) on PostgreSQL,
@@ -47,7 +48,7 @@ export async function runWorkersBench(opts: {
     );
     // As deployed (README "Operations"): a bounded heap; each waits for all its workers to listen.
     const start = (workers: number): Promise<ServingGateway> =>
-      startGatewayProcess({ configFile, args: ['--workers', String(workers)], listeners: workers, nodeArgs: ['--max-old-space-size=192'] });
+      startGatewayProcess({ configFile, args: ['--workers', String(workers)], listeners: workers, nodeArgs: [...GATEWAY_NODE_FLAGS] });
     // one after the other: the first applies the migrations
     const one = await start(1);
     const two = await start(2);

@@ -84,7 +84,7 @@ export function resultRoutes(deps: { config: GatewayConfig; patientData: Patient
     }
     // The audit trail names the hospitals whose data this page shows, not every hospital asked.
     req.record.hospitalsReturned.clear();
-    for (const r of [...page, ...includes]) req.record.hospitalsReturned.add(parseGatewayId(r.id!)!.hospitalId);
+    for (const list of [page, includes]) for (const r of list) req.record.hospitalsReturned.add(parseGatewayId(r.id!)!.hospitalId);
     const outcomes = [...ignoredOutcomes(q.ignored), ...found.failures, ...(found.suppressed ? [suppressedOutcome()] : [])];
     return { body: searchsetBundle({ ...base, matches: page, includes, outcomes, total: matches.length }) };
   };

@@ -52,6 +52,23 @@ describe('annotate', () => {
     expectValidFhir(r);
   });
 
+  test('results of one status and item without validUntil share one frozen extension; validUntil makes it their own', () => {
+    const [a, b, c] = [obs('a', '718-7', '2025-06-09T00:00:00Z'), obs('b', '718-7', '2025-06-08T00:00:00Z'), obs('c', '718-7', '2025-06-09T00:00:00Z')];
+    annotate(a, item('CBC'), 'xm-hc', 'zz-sy', NOW); // grade below
+    annotate(b, item('CBC'), 'xm-hc', 'zz-sy', NOW);
+    annotate(c, item('CBC'), 'xm-zsh', 'zz-sy', NOW); // recognizable: validUntil
+    expect(recognitionOf(a)).toBe(recognitionOf(b));
+    expect(Object.isFrozen(recognitionOf(a)) && Object.isFrozen(recognitionOf(a).extension)).toBe(true);
+    expect(() => recognitionOf(a).extension!.push({ url: 'x' })).toThrow(TypeError);
+    expect(recognitionOf(c)).not.toBe(recognitionOf(a));
+    expect(recognitionOf(c).extension?.map((e) => e.url)).toEqual(['status', 'item', 'validUntil']);
+    // another status, or no item, is another extension
+    const d = obs('d', '12345-5', '2025-06-09T00:00:00Z');
+    annotate(d, undefined, 'xm-hc', 'zz-sy', NOW);
+    expect(recognitionOf(d).extension).toEqual([{ url: 'status', valueCode: 'not-in-catalog' }]);
+    for (const r of [a, b, c, d]) expectValidFhir(r);
+  });
+
   test('annotating again replaces the extension and keeps the hospital\'s own extensions', () => {
     const r = obs('o', '718-7', '2025-06-09T00:00:00Z');
     r.extension = [{ url: 'urn:hospital:flag', valueString: 'kept' }, { url: URL, extension: [{ url: 'status', valueCode: 'recognizable' }] }];
