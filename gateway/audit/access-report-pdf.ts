@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import PDFDocument from 'pdfkit';
+import type PDFKitDocument from 'pdfkit';
 import type { ReportEntry } from './access-report';
 
 /**
@@ -14,6 +14,15 @@ const PURPOSES: Record<string, string> = { TREAT: '诊疗', ETREAT: '紧急诊�
 const ROLES: Record<string, string> = { clinician: '医生', doctor: '医生', registrar: '登记员', auditor: '审计员' };
 const OUTCOMES: Record<ReportEntry['outcome'], string> = { permitted: '已查阅', refused: '已拒绝', failed: '未完成' };
 
+/**
+ * pdfkit, loaded when the first report is printed. Why: with its font and compression code it is
+ * ~5 MB of the gateway's ~40 MB of long-lived heap, which every full garbage collection marks
+ * again (under load, more than once a second) for a report a registrar prints now and then.
+ */
+let pdfkit: typeof PDFKitDocument | undefined;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loadPdfKit = (): typeof PDFKitDocument => (pdfkit ??= require('pdfkit') as typeof PDFKitDocument);
+
 export function fontAvailable(font = DEFAULT_CJK_FONT): boolean {
   return existsSync(font.file);
 }
@@ -25,6 +34,7 @@ export function renderAccessReportPdf(
   report: { residentLabel: string; from: string; to: string; generated: string; entries: ReportEntry[]; truncated: boolean },
   font = DEFAULT_CJK_FONT,
 ): Promise<Buffer> {
+  const PDFDocument = loadPdfKit();
   return new Promise((resolve, reject) => {
     // No metadata that names the resident: the file may travel by e-mail.
     const doc = new PDFDocument({ size: 'A4', margin: 48, info: { Title: '个人健康信息查阅记录', Producer: 'XZQ results gateway', Creator: 'XZQ results gateway' } });
