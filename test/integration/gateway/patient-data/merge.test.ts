@@ -107,6 +107,10 @@ describe.each(testDatabases())('Patient $merge / $unmerge on %s', (_name, open) 
     const quanzhou = await request(net.app).get(`/DiagnosticReport?patient.identifier=${NID}|${LIN}`).set(bearer(qz));
     expect(quanzhou.status).toBe(403);
     expect((quanzhou.body as OperationOutcome).issue[0]!.details?.coding?.[0]?.code).toBe('consent-required');
+    // by regional id the same: consent judged ahead for the id asked for is used only when that id
+    // answers (the survivor), and judged again for the survivor when it is the merged one
+    expect((await reportIds(qz, `patient=${linId}`)).status).toBe(403);
+    expect((await reportIds(qz, `patient=${wuId}`)).status).toBe(403);
 
     // the merged identity reads as inactive, replaced by the survivor
     const old = await request(net.app).get(`/Patient/${wuId}`).set(bearer(zsh));
