@@ -119,7 +119,7 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
     };
     fr.record.interaction = route?.interaction ?? 'unknown';
     fr.record.resourceType = route?.resourceType;
-    let response: FhirResponse | undefined = await answer(fr, req);
+    const response = await answer(fr, req);
     const recorded =
       !route || route.audited
         ? audit.recordRequest({
@@ -137,8 +137,6 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
     // (jsonBytesYielding). Its objects are then garbage during the wait, rather than 64 answers in
     // flight surviving into the old generation.
     let prepared = await prepareSafely(response, requestId);
-    // The answer's objects are garbage from here, not kept alive by this frame while the commit is awaited.
-    response = undefined;
     try {
       await recorded;
     } catch (e) {

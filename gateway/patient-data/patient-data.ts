@@ -63,10 +63,14 @@ export function createPatientData(deps: {
     return { resource: release(out), hospitalId, item };
   }
 
-  async function gate(access: Access, patientId: string, judged?: Promise<ConsentGate>): Promise<ConsentGate> {
+  /** Consent judged for one patient before it was known who answers (see consentAhead). */
+  type JudgedAhead = { patientId: string; gate: Promise<ConsentGate> };
+
+  async function gate(access: Access, patientId: string, ahead?: JudgedAhead): Promise<ConsentGate> {
     access.record.addPatient(patientId);
     // Consent first: a patient whose consent permits nothing costs no hospital a request.
-    const g = await (judged ?? consent.gateFor(patientId, access.requester));
+    // A judgement made ahead counts only for the patient it was made for.
+    const g = await (ahead?.patientId === patientId ? ahead.gate : consent.gateFor(patientId, access.requester));
     access.record.breakGlass ||= g.breakGlass;
     return g;
   }
@@ -74,14 +78,14 @@ export function createPatientData(deps: {
   /**
    * Consent for a patient named by regional id, judged while the index is read rather than after
    * it (one database round trip less before the hospitals are asked: most searches name the
-   * patient so). Used only if that id is the patient who answers (not merged, known); otherwise
-   * dropped, refusal included, and consent is judged for the patient who answers.
+   * patient so). gate() uses it only if that id is the patient who answers (known, not merged);
+   * otherwise it is dropped, refusal included, and consent is judged for the patient who answers.
    */
-  function consentAhead(subject: Subject, access: Access): Promise<ConsentGate> | undefined {
+  function consentAhead(subject: Subject, access: Access): JudgedAhead | undefined {
     if (!('patientId' in subject)) return undefined;
-    const ahead = consent.gateFor(subject.patientId, access.requester);
-    ahead.catch(() => undefined); // awaited only if used
-    return ahead;
+    const judged = consent.gateFor(subject.patientId, access.requester);
+    judged.catch(() => undefined); // awaited only if used
+    return { patientId: subject.patientId, gate: judged };
   }
 
   /** The patient a subject names, and what asking the hospitals found out on the way. */
@@ -118,7 +122,7 @@ export function createPatientData(deps: {
       // what asking the hospitals found out was about the identity asked for, not its survivor
       const lookup = patient === found.patient ? found.lookup : undefined;
       if (!patient) return null;
-      const g = await gate(access, patient.id, 'patientId' in subject && subject.patientId === patient.id ? ahead : undefined);
+      const g = await gate(access, patient.id, ahead);
       const now = clock.now();
       const presentTypes: readonly ResultType[] = opts.includeMembers && !types.includes('Observation') ? [...types, 'Observation'] : types;
       // Each hospital's answer is presented as soon as it arrives, while slower hospitals are still
