@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../gateway/storage/db';
+import { preparedFirst } from '../gateway/storage/prepared-read';
 
 /**
  * The consent epoch: one counter, moved in the same transaction as every change a consent
@@ -21,8 +22,14 @@ export async function advanceConsentEpoch(trx: Knex.Transaction | Db): Promise<v
   await trx(TABLE).where({ id: 1 }).increment('epoch', 1);
 }
 
-/** The epoch now; a missing row (never after migration 011) reads as a value no entry carries. */
-export async function readConsentEpoch(db: Db): Promise<number> {
-  const row = await db(TABLE).where({ id: 1 }).first('epoch');
-  return row ? Number(row.epoch) : -1;
+/**
+ * A reader of the epoch now, for every request: a statement prepared once per connection
+ * (storage/prepared-read.ts). A missing row (never after migration 011) reads as a value no entry carries.
+ */
+export function consentEpochReader(db: Db): () => Promise<number> {
+  const first = preparedFirst<{ epoch: number | string }>(db, 'xzq_consent_epoch', `SELECT epoch FROM ${TABLE} WHERE id = 1`);
+  return async () => {
+    const row = await first();
+    return row ? Number(row.epoch) : -1;
+  };
 }

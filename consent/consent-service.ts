@@ -7,7 +7,7 @@ import { breakGlassEligible, combineJudgements, compileConsents, judgeConsent, t
 import { createConsentRegistry, type ConsentRegistry } from './consent-registry';
 import { createConsentStore, type ConsentStore } from './consent-store';
 import { createConsentCache } from './consent-cache';
-import { readConsentEpoch } from './consent-epoch';
+import { consentEpochReader } from './consent-epoch';
 
 /** The consent service with what the demo loader and tools need beside the contract. */
 export interface GatewayConsentService extends ConsentService {
@@ -41,7 +41,7 @@ export function createConsentService(deps: ServiceDeps & { patientIndex: Patient
   // and the consents are read through the cache, checked against the consent epoch on every
   // judgement, so a consent change or an unmerge by any instance holds at the next request.
   const cache = createConsentCache({
-    readEpoch: () => readConsentEpoch(reader),
+    readEpoch: consentEpochReader(reader),
     load: async (patientId) => {
       const group = await patientIndex.identityGroup(patientId);
       const consents = await Promise.all(group.map(async (id) => compileConsents(await store.activeFor(id), policy.canonicalBase)));
