@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../gateway/storage/db';
-import { preparedFirst } from '../gateway/storage/prepared-read';
+import { prepared } from '../gateway/storage/prepared';
 
 /**
  * The consent epoch: one counter, moved in the same transaction as every change a consent
@@ -24,12 +24,12 @@ export async function advanceConsentEpoch(trx: Knex.Transaction | Db): Promise<v
 
 /**
  * A reader of the epoch now, for every request: a statement prepared once per connection
- * (storage/prepared-read.ts). A missing row (never after migration 011) reads as a value no entry carries.
+ * (storage/prepared.ts). A missing row (never after migration 011) reads as a value no entry carries.
  */
 export function consentEpochReader(db: Db): () => Promise<number> {
-  const first = preparedFirst<{ epoch: number | string }>(db, 'xzq_consent_epoch', `SELECT epoch FROM ${TABLE} WHERE id = 1`);
+  const statement = prepared(db, 'xzq_consent_epoch', `SELECT epoch FROM ${TABLE} WHERE id = 1`);
   return async () => {
-    const row = await first();
+    const row = await statement.first<{ epoch: number | string }>();
     return row ? Number(row.epoch) : -1;
   };
 }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../storage/db';
 import { ChainVerifier, GENESIS_HASH, linkRows, type AuditRow, type AuditRowContent, type ChainFault } from './hash-chain';
 import { CHAIN_MOVED } from './migration';
+import { prepared } from '../storage/prepared';
 
 /**
  * The audit store on knex (SQLite and PostgreSQL alike): chained appends, verification, search and
@@ -76,13 +77,23 @@ function statementsFor(n: number): Array<[number, number, number]> {
  * SELECT). Named, so PostgreSQL keeps its plan; SQLite's driver ignores the name.
  */
 function insertChunk(q: Knex | Knex.Transaction, rows: readonly AuditRow[], at: number, count: number, size: number): Promise<unknown> {
+  const bindings = chunkBindings(rows, at, count, size);
+  return q.raw(insertStatement(size), bindings).options({ name: `audit_events_insert_${size}` }).then(() => undefined);
+}
+
+/** The same INSERT as its own transaction, prepared once per connection (storage/prepared.ts): a commit's one statement. */
+function insertPrepared(db: Db, rows: readonly AuditRow[], at: number, count: number, size: number): Promise<void> {
+  return prepared(db, `audit_events_insert_${size}`, insertStatement(size)).run(chunkBindings(rows, at, count, size));
+}
+
+function chunkBindings(rows: readonly AuditRow[], at: number, count: number, size: number): Array<string | number | null> {
   const bindings: Array<string | number | null> = new Array(size * ROW_COLUMNS.length).fill(null);
   let k = 0;
   for (let i = at; i < at + count; i++) {
     const r = rows[i];
     for (const c of ROW_COLUMNS) bindings[k++] = r[c];
   }
-  return q.raw(insertStatement(size), bindings).options({ name: `audit_events_insert_${size}` }).then(() => undefined);
+  return bindings;
 }
 
 async function insertRows(q: Knex | Knex.Transaction, rows: readonly AuditRow[]): Promise<void> {
@@ -151,7 +162,7 @@ export async function appendRowsReporting(
     const rows = linked;
     try {
       const statements = statementsFor(rows.length);
-      if (statements.length === 1) await insertChunk(db, rows, ...statements[0]);
+      if (statements.length === 1) await insertPrepared(db, rows, ...statements[0]);
       else await db.transaction((trx) => insertRows(trx, rows));
       return { rows, locked: false, moved: false };
     } catch (e) {

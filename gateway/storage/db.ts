@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import { isSqlite } from './migration';
+import { finalizeStatements } from './prepared';
 
 export type Db = Knex;
 
@@ -14,7 +15,7 @@ export function createDb(config: { client: string; connection?: unknown; [k: str
   if (config.client === 'sqlite3') {
     const conn = (config.connection ?? {}) as { filename?: string };
     if (conn.filename && conn.filename !== ':memory:') mkdirSync(path.dirname(conn.filename), { recursive: true });
-    return knex({
+    return finalizingStatements(knex({
       ...config,
       client: 'sqlite3',
       useNullAsDefault: true,
@@ -30,9 +31,24 @@ export function createDb(config: { client: string; connection?: unknown; [k: str
           );
         },
       },
-    } as Knex.Config);
+    } as Knex.Config));
   }
   return knex({ pool: { min: 0, max: 10 }, ...config } as Knex.Config);
+}
+
+/**
+ * SQLite refuses to close a connection with statements still prepared on it (SQLITE_BUSY: the
+ * file stays open and its WAL is not checkpointed away), so the statements storage/prepared.ts
+ * made on a connection are finalised first whenever knex closes one.
+ */
+function finalizingStatements(db: Db): Db {
+  const client = db.client as unknown as { destroyRawConnection(connection: unknown): Promise<unknown> };
+  const close = client.destroyRawConnection.bind(client);
+  client.destroyRawConnection = async (connection) => {
+    await finalizeStatements(connection);
+    return close(connection);
+  };
+  return db;
 }
 
 /** reader connections beside SQLite's one writer: fewer than libuv's 4 threads, which fs and crypto share */
@@ -50,7 +66,7 @@ const SQLITE_READERS = 3;
 export function createReader(db: Db): Db {
   const filename = (db.client.config as { connection?: { filename?: string } }).connection?.filename;
   if (!isSqlite(db) || !filename || filename === ':memory:' || filename.startsWith('file:')) return db;
-  return knex({
+  return finalizingStatements(knex({
     client: 'sqlite3',
     useNullAsDefault: true,
     connection: { filename },
@@ -61,7 +77,7 @@ export function createReader(db: Db): Db {
         c.exec('PRAGMA busy_timeout=10000; PRAGMA query_only=ON;', (e) => done(e, c));
       },
     },
-  } as Knex.Config);
+  } as Knex.Config));
 }
 
 /** Destroys a reader made by {@link createReader}, unless it is the writer itself. */

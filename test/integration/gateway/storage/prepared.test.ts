@@ -1,13 +1,16 @@
 import { closeReader, createReader } from '../../../../gateway/storage/db';
 import { isSqlite } from '../../../../gateway/storage/migration';
-import { preparedFirst } from '../../../../gateway/storage/prepared-read';
+import { existsSync } from 'node:fs';
+import { createDb } from '../../../../gateway/storage/db';
+import { prepared } from '../../../../gateway/storage/prepared';
 import { consentEpochReader, advanceConsentEpoch } from '../../../../consent/consent-epoch';
 import { testDatabases, type TestDb } from '../../../support/databases';
 
 /**
- * The per-request read prepared once per connection (storage/prepared-read.ts), through the pool
- * of the reader beside the writer as the consent epoch uses it: it must never answer from an old
- * snapshot, nor keep a read transaction open, and a statement that fails must not stay broken.
+ * Statements prepared once per connection (storage/prepared.ts): the consent epoch read through
+ * the pool of the reader beside the writer, the audit INSERT through the writer's. A read must
+ * never answer from an old snapshot nor keep a read transaction open, a statement that fails must
+ * not stay broken, and a connection with statements must still close cleanly.
  */
 describe.each(testDatabases())('prepared read on %s', (_name, open) => {
   let t: TestDb;
@@ -48,7 +51,8 @@ describe.each(testDatabases())('prepared read on %s', (_name, open) => {
   });
 
   test('a table that is missing is an error for the caller, and the statement is made again once it exists', async () => {
-    const read = preparedFirst<{ v: number }>(t.db, 'xzq_test_missing', 'SELECT v FROM prepared_read_probe WHERE id = 1');
+    const probe = prepared(t.db, 'xzq_test_missing', 'SELECT v FROM prepared_read_probe WHERE id = 1');
+    const read = () => probe.first<{ v: number }>();
     await expect(read()).rejects.toThrow(/prepared_read_probe/);
     await t.db.schema.createTable('prepared_read_probe', (tb) => {
       tb.integer('id').primary();
@@ -58,6 +62,15 @@ describe.each(testDatabases())('prepared read on %s', (_name, open) => {
       expect(await read()).toBeUndefined();
       await t.db('prepared_read_probe').insert({ id: 1, v: 7 });
       expect(await read()).toEqual({ v: 7 });
+      // writes with bound values, each its own transaction, seen by the next read
+      const put = prepared(t.db, 'xzq_test_put', 'INSERT INTO prepared_read_probe (id, v) VALUES (?, ?)');
+      const get = prepared(t.db, 'xzq_test_get', 'SELECT v FROM prepared_read_probe WHERE id = ?');
+      for (let i = 2; i < 6; i++) {
+        await put.run([i, i * 10]);
+        expect(await get.first([i])).toEqual({ v: i * 10 });
+      }
+      await expect(put.run([2, 0])).rejects.toThrow(/unique|UNIQUE|duplicate/);
+      expect(await get.first([2])).toEqual({ v: 20 });
     } finally {
       await t.db.schema.dropTable('prepared_read_probe');
     }
@@ -82,4 +95,19 @@ describe.each(testDatabases())('prepared read on %s', (_name, open) => {
       await closeReader(reader, t.db);
     }
   });
+
+  if (_name === 'sqlite') {
+    test('a connection with prepared statements closes cleanly: SQLite checkpoints and removes its WAL', async () => {
+      const filename = (t.config.connection as { filename: string }).filename;
+      const db = createDb({ client: 'sqlite3', connection: { filename } });
+      const reader = createReader(db);
+      await advanceConsentEpoch(db);
+      expect(await consentEpochReader(reader)()).toBeGreaterThan(0);
+      expect(await consentEpochReader(db)()).toBeGreaterThan(0);
+      await closeReader(reader, db);
+      await db.destroy();
+      await t.db.destroy(); // the suite's own connection: the last one to the file
+      expect(existsSync(`${filename}-wal`)).toBe(false);
+    });
+  }
 });
