@@ -40,7 +40,8 @@ const ROW_COLUMNS = ['seq', 'id', 'recorded', 'request_id', 'patient_id', 'clien
  * batch size, so PostgreSQL prepares each once per connection (named statements, about 9 KB of
  * plan a row): planning a multi-row VALUES list costs about as much as executing it, per row.
  * One statement a commit, not a chain of smaller ones: every statement is on the latency of the
- * requests being audited (SQLite's driver spends two thread-pool hops on each). 256 rows × 13
+ * requests being audited (a commit of one statement runs it prepared, storage/prepared.ts: one
+ * trip to SQLite's thread pool instead of three). 256 rows × 13
  * values stays far below every driver's limit on bound values.
  */
 const STATEMENT_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256];
@@ -124,8 +125,8 @@ export interface AppendOptions {
  *
  * `expected` is the head this writer committed last. The rows are linked onto it beforehand and
  * stored without reading the head: one INSERT when the batch is one statement's size (atomic on
- * its own: every statement is on the latency of the request being audited, and SQLite's driver
- * spends two thread-pool hops on each), else the statements in one transaction. When another
+ * its own, and prepared once per connection: every statement is on the latency of the request
+ * being audited), else the statements in one transaction. When another
  * instance appended in between, the trigger refuses the rows; the append then takes the head's
  * lock in a transaction (its row lock on PostgreSQL, the write lock on SQLite), reads it, and
  * links again.
