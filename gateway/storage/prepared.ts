@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import type { Db } from './db';
 import { isSqlite } from './migration';
 
 /**
@@ -8,8 +7,9 @@ import { isSqlite } from './migration';
  * node-sqlite3 runs a knex query as three trips to its thread pool — prepare, bind and step,
  * finalise — each started from the main thread, so at one connection each waited behind the
  * request's other work (the answer being encoded). Measured at one connection on the bench, two
- * gateways of each in turns: the consent epoch read ahead of the hospitals ~0.9 → ~0.25 ms, and
- * with the audit INSERT prepared too a search 34.6/33.6 → 31.8/32.1 ms.
+ * gateways of each in turns: the consent epoch read ahead of the hospitals ~0.9 → ~0.25 ms (a
+ * search ~1 ms faster), and with the audit INSERT prepared too ~1 ms more (in two runs
+ * 29.0/29.5 → 29.8/30.8 and 28.4/28.7 → 29.9/29.1 searches/s), CPU per search −6 %.
  *
  * SQLite: a node-sqlite3 Statement per connection and SQL, from a connection of knex's pool, so
  * its limits and errors stay as they are; a read is reset after its row so no read transaction
@@ -25,7 +25,8 @@ export interface PreparedStatement {
   run(bindings?: readonly Knex.RawBinding[]): Promise<void>;
 }
 
-export function prepared(db: Db, name: string, sql: string): PreparedStatement {
+// knex's type rather than storage/db.ts's Db (the same type): db.ts imports this module
+export function prepared(db: Knex, name: string, sql: string): PreparedStatement {
   if (!isSqlite(db)) {
     return {
       first: async <Row>(bindings: readonly Knex.RawBinding[] = []) => ((await db.raw(sql, bindings).options({ name })) as { rows: Row[] }).rows[0],
