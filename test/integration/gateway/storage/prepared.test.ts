@@ -12,7 +12,7 @@ import { testDatabases, type TestDb } from '../../../support/databases';
  * never answer from an old snapshot nor keep a read transaction open, a statement that fails must
  * not stay broken, and a connection with statements must still close cleanly.
  */
-describe.each(testDatabases())('prepared read on %s', (_name, open) => {
+describe.each(testDatabases())('prepared statements on %s', (name, open) => {
   let t: TestDb;
   beforeEach(async () => {
     t = await open();
@@ -96,7 +96,7 @@ describe.each(testDatabases())('prepared read on %s', (_name, open) => {
     }
   });
 
-  if (_name === 'sqlite') {
+  if (name === 'sqlite') {
     test('a connection with prepared statements closes cleanly: SQLite checkpoints and removes its WAL', async () => {
       const filename = (t.config.connection as { filename: string }).filename;
       const db = createDb({ client: 'sqlite3', connection: { filename } });
