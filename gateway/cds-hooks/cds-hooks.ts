@@ -117,7 +117,7 @@ export function createCdsHooks(deps: {
 
       let found: Awaited<ReturnType<RecognitionOperations['judged']>>;
       try {
-        found = await deps.recognition.judged(acting, subject, wanted.map((w) => w.item), { budgetMs: Math.max(100, budgetMs - (Date.now() - started) - ANSWER_RESERVE_MS), includeMembers: true });
+        found = await deps.recognition.judged(acting, subject, wanted.map((w) => w.item), { budgetMs: Math.max(100, budgetMs - (Date.now() - started) - ANSWER_RESERVE_MS) });
       } catch (e) {
         // A resident whose consent permits nothing gets no card and no hint that results exist.
         if (isOperationOutcomeError(e) && e.status === 403) {
@@ -127,7 +127,6 @@ export function createCdsHooks(deps: {
         throw e;
       }
       if (!found) return { cards: [] };
-      const observations = new Map(found.members.map((o) => [`Observation/${o.id}`, o]));
       const now = clock.now();
       const cards: Card[] = [];
       const kept: Array<Record<string, string>> = [];
@@ -142,7 +141,8 @@ export function createCdsHooks(deps: {
           judged: best,
           orderRef: w.orderRef,
           hospital: { name: h?.name ?? best.found.hospitalId, city: h?.city ?? '' },
-          observations,
+          // only the offered report's members are released, and shown
+          observations: new Map(found.membersOf(best.found).map((o) => [`Observation/${o.id}`, o])),
           publicBaseUrl: config.publicBaseUrl,
           canonicalBase: config.canonicalBase,
           now,

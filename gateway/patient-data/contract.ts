@@ -1,4 +1,4 @@
-import type { OperationOutcome, Patient } from '@medplum/fhirtypes';
+import type { Observation, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import type { ResultResource, ResultType } from '../../adapters/adapter';
 import type { AccessRecord, Requester } from '../context';
 import type { CatalogItem } from '../recognition/contract';
@@ -27,6 +27,15 @@ export interface PatientResults {
   failures: OperationOutcome[];
   /** consent withheld something */
   suppressed: boolean;
+  /**
+   * The member Observations of one of `results`' DiagnosticReports, released when first asked for
+   * — each judged as any result is (gateway form, consent and labels, recognition annotated,
+   * recorded, marked released), those consent withholds left out and the access record marked
+   * suppressed — in the report's order; none for any other result. For an answer that shows the
+   * members of a few reports only (a CDS card), where `includeMembers` would release every
+   * Observation of every report found.
+   */
+  membersOf(result: FoundResult): Observation[];
 }
 
 /** Whose results: a regional id, or an identifier (national id or a hospital's record number). */

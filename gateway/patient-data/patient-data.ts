@@ -125,6 +125,8 @@ export function createPatientData(deps: {
       const g = await gate(access, patient.id, ahead);
       const now = clock.now();
       const presentTypes: readonly ResultType[] = opts.includeMembers && !types.includes('Observation') ? [...types, 'Observation'] : types;
+      // each released report's members as the hospital sent them, released only if asked for (membersOf)
+      const unreleasedMembers = new Map<ResultResource, { members: Observation[]; hospitalId: string; released?: Observation[] }>();
       // Each hospital's answer is presented as soon as it arrives, while slower hospitals are still
       // being waited for, so only the last one's share is added to the search's latency.
       const presentAnswer = ({ hospitalId, results: r }: HospitalAnswer) => {
@@ -136,8 +138,12 @@ export function createPatientData(deps: {
           for (const resource of r[type] ?? []) {
             const members = resource.resourceType === 'DiagnosticReport' ? membersOf(resource, byLocalId) : undefined;
             const f = present(resource, members, hospitalId, patient.id, g, access, now);
-            if (f) found.push(f);
-            else withheld = true;
+            if (!f) {
+              withheld = true;
+              continue;
+            }
+            found.push(f);
+            if (members?.length) unreleasedMembers.set(f.resource, { members, hospitalId });
           }
         }
         return { found, withheld };
@@ -151,7 +157,21 @@ export function createPatientData(deps: {
       }
       for (const r of results) access.record.hospitalsReturned.add(r.hospitalId);
       access.record.suppressed ||= suppressed;
-      return { patientId: patient.id, results, failures, suppressed } satisfies PatientResults;
+      const releasedMembersOf = (result: FoundResult): Observation[] => {
+        const entry = unreleasedMembers.get(result.resource);
+        if (!entry) return [];
+        if (!entry.released) {
+          const when = clock.now();
+          entry.released = [];
+          for (const o of entry.members) {
+            const m = present(o, undefined, entry.hospitalId, patient.id, g, access, when);
+            if (m) entry.released.push(m.resource as Observation);
+            else access.record.suppressed = true;
+          }
+        }
+        return entry.released;
+      };
+      return { patientId: patient.id, results, failures, suppressed, membersOf: releasedMembersOf } satisfies PatientResults;
     },
 
     async concerns(access, patientId) {

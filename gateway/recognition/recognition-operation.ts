@@ -41,8 +41,8 @@ export async function judgedFor(
   access: Access,
   subject: Subject,
   items: readonly CatalogItem[],
-  opts: { budgetMs?: number; includeMembers?: boolean } = {},
-): Promise<{ patientId: string; verdicts: Map<string, Judged[]>; members: Observation[]; failures: OperationOutcome[]; suppressed: boolean } | null> {
+  opts: { budgetMs?: number } = {},
+): Promise<{ patientId: string; verdicts: Map<string, Judged[]>; membersOf: (result: FoundResult) => Observation[]; failures: OperationOutcome[]; suppressed: boolean } | null> {
   // Lab items are found as reports, matched through the observations that travel with them (one
   // query a hospital, as a report search); imaging items also as studies. The answer offers a
   // report, the unit a clinician accepts or repeats.
@@ -51,13 +51,11 @@ export async function judgedFor(
     types.add('DiagnosticReport');
     if (item.category === 'imaging') types.add('ImagingStudy');
   }
-  const found = await ctx.patientData.results(access, subject, [...types], { budgetMs: opts.budgetMs, includeMembers: opts.includeMembers });
+  const found = await ctx.patientData.results(access, subject, [...types], { budgetMs: opts.budgetMs });
   if (!found) return null;
-  // Members asked for come back as Observations beside their reports: they are shown, not judged.
-  const members = opts.includeMembers ? found.results.filter((f) => f.resource.resourceType === 'Observation').map((f) => f.resource as Observation) : [];
-  const judged = opts.includeMembers ? found.results.filter((f) => f.resource.resourceType !== 'Observation') : found.results;
-  const verdicts = judgeAll(ctx, judged, access.requester.hospitalId, ctx.clock.now());
-  return { patientId: found.patientId, verdicts, members, failures: found.failures, suppressed: found.suppressed };
+  const verdicts = judgeAll(ctx, found.results, access.requester.hospitalId, ctx.clock.now());
+  // a report's members are released only for the report an answer shows (a CDS card)
+  return { patientId: found.patientId, verdicts, membersOf: found.membersOf, failures: found.failures, suppressed: found.suppressed };
 }
 
 /** The asked items, each once, in the order asked; 400 naming unknown codes or when none is asked. */

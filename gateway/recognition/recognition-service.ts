@@ -51,7 +51,7 @@ export interface RecognitionOperations {
   /** `POST /Patient/{id}/$recognition-decision`: the stored decision (the query may only repeat the token's hospital) */
   decide(access: Access, patientId: string, body: unknown, query?: Record<string, string[]>): Promise<Parameters>;
   /** the patient's results of these items judged for the requester, newest first per item (CDS Hooks); null: patient unknown */
-  judged(access: Access, subject: Subject, items: readonly CatalogItem[], opts?: { budgetMs?: number; includeMembers?: boolean }): ReturnType<typeof judgedFor>;
+  judged(access: Access, subject: Subject, items: readonly CatalogItem[], opts?: { budgetMs?: number }): ReturnType<typeof judgedFor>;
   /** store a decision made outside the `$recognition-decision` operation (CDS Hooks feedback), for the same statistics */
   store(row: DecisionRow): Promise<void>;
   /** `GET /$recognition-stats` (aggregates only: no patient is named) */

@@ -104,6 +104,7 @@ export class MemoryResults implements Pick<PatientData, 'results' | 'concerns'> 
     const observations = new Map<string, Observation>();
     for (const s of all) if (s.resource.resourceType === 'Observation') observations.set(`Observation/${s.resource.id}`, s.resource);
     const results: FoundResult[] = [];
+    const membersByReport = new Map<ResultResource, Observation[]>();
     let suppressed = false;
     for (const s of all) {
       if (!types.includes(s.resource.resourceType)) continue;
@@ -119,9 +120,11 @@ export class MemoryResults implements Pick<PatientData, 'results' | 'concerns'> 
       const item = recognition.matchItem(resource, members);
       recognition.annotate(resource, item, s.hospitalId, requester.hospitalId, new Date());
       results.push({ resource, hospitalId: s.hospitalId, item });
+      if (members) membersByReport.set(resource, members.map((m) => structuredClone(m)));
       record.hospitalsReturned.add(s.hospitalId);
     }
-    return { patientId: patient.id, results, failures: [...this.failures], suppressed };
+    const membersOf = (f: FoundResult) => membersByReport.get(f.resource) ?? [];
+    return { patientId: patient.id, results, failures: [...this.failures], suppressed, membersOf };
   }
 }
 

@@ -1,4 +1,5 @@
-import type { Bundle, OperationOutcome, Parameters, Patient, Resource } from '@medplum/fhirtypes';
+import type { Bundle, DiagnosticReport, OperationOutcome, Parameters, Patient, Resource } from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path_ from 'node:path';
 import request from 'supertest';
@@ -8,7 +9,10 @@ import { createExpressApp } from '../../../../gateway/http/express-app';
 import type { Route } from '../../../../gateway/http/route';
 import { NATIONAL_ID_SYSTEM } from '../../../../gateway/patient-index/national-id';
 import { mrnSystem } from '../../../../gateway/patient-index/patient-resource';
-import { PATIENT_DATA_TYPES } from '../../../../gateway/patient-data/release';
+import { PATIENT_DATA_TYPES, unreleasedIn } from '../../../../gateway/patient-data/release';
+import type { Access } from '../../../../gateway/patient-data/contract';
+import { AccessRecord, type Requester } from '../../../../gateway/context';
+import { registrarConsent } from '../../../support/consent-http';
 import { testDatabases, type TestDb } from '../../../support/databases';
 import { DEMO_ANCHOR, startDemoNetwork, type DemoNetwork } from '../../../support/demo-network';
 import { expectValidFhir } from '../../../support/fhir-validation';
@@ -203,6 +207,67 @@ describe.each(testDatabases())('the guarded path to patient data on %s', (_name,
       // The hospital that issued the number is answered as before.
       const own = await asHospital(foreign.hospitalId, `/Patient/$ihe-pix?sourceIdentifier=${encodeURIComponent(`${system}|${foreign.mrns[0]}`)}`);
       expect(own.status).toBe(200);
+    });
+  });
+
+  describe("a report's members, released only when an answer shows them (PatientResults.membersOf)", () => {
+    const requester = (hospitalId: string): Requester => ({ clientId: `${hospitalId}-his`, hospitalId, roles: ['clinician'], scopes: ['system/DiagnosticReport.rs'], user: { id: 'D1', roles: [] }, purposeOfUse: 'TREAT' });
+    const accessAs = (hospitalId: string): Access => ({ requester: requester(hospitalId), record: new AccessRecord(randomUUID()) });
+
+    it("a report's members: none among the results, each released as a result when asked for — gateway form, in the report's order, annotated, once", async () => {
+      const access = accessAs('xm-zsh');
+      const found = (await net.gateway.services.patientData.results(access, { patientId: fullId }, ['DiagnosticReport', 'ImagingStudy']))!;
+      expect(found.results.map((f) => f.resource.resourceType)).not.toContain('Observation');
+      const reports = found.results.filter((f) => f.resource.resourceType === 'DiagnosticReport' && (f.resource as DiagnosticReport).result?.length);
+      expect(reports.length).toBeGreaterThan(1);
+      for (const report of reports) {
+        const members = found.membersOf(report);
+        const refs = (report.resource as DiagnosticReport).result!.map((r) => r.reference);
+        // every member the hospital sent, in the report's order, under the ids the report names
+        expect(members.map((o) => `Observation/${o.id}`)).toEqual(refs);
+        for (const o of members) {
+          expectValidFhir(o);
+          expect(unreleasedIn(o)).toBeUndefined();
+          expect(o.subject?.reference).toBe(`Patient/${fullId}`);
+          // annotated for recognition as any released result (the same extension as its report's)
+          expect(JSON.stringify(o.extension ?? [])).toContain('recognition');
+        }
+        // released once: asked again, the same objects
+        expect(found.membersOf(report)).toBe(members);
+      }
+      expect(access.record.suppressed).toBe(false);
+      // nothing else has members to release: a study, a copy of a report, a report of another answer
+      const study = found.results.find((f) => f.resource.resourceType === 'ImagingStudy')!;
+      expect(found.membersOf(study)).toEqual([]);
+      expect(found.membersOf({ ...reports[0], resource: structuredClone(reports[0].resource) })).toEqual([]);
+      const again = (await net.gateway.services.patientData.results(accessAs('xm-zsh'), { patientId: fullId }, ['DiagnosticReport']))!;
+      expect(again.membersOf(reports[0])).toEqual([]);
+    });
+
+    it('members consent withholds are left out and the access is marked suppressed, though their report is released', async () => {
+      // 李娜 has no consent; one that permits reports only (every hospital) is recorded for this test
+      const registrar = await net.token('xm-zsh-his');
+      const provision = { type: 'permit' as const, class: [{ system: 'http://hl7.org/fhir/resource-types', code: 'DiagnosticReport' }] };
+      const posted = await request(net.app).post('/Consent').set('Authorization', `Bearer ${registrar}`).set('Content-Type', FHIR_JSON).send(JSON.stringify(registrarConsent(noneId, provision)));
+      expect(posted.status).toBe(201);
+      try {
+        const access = accessAs('xm-zsh');
+        const found = (await net.gateway.services.patientData.results(access, { patientId: noneId }, ['DiagnosticReport']))!;
+        const reports = found.results.filter((f) => (f.resource as DiagnosticReport).result?.length);
+        expect(reports.length).toBeGreaterThan(0);
+        expect(access.record.suppressed).toBe(false);
+        for (const report of reports) expect(found.membersOf(report)).toEqual([]);
+        expect(access.record.suppressed).toBe(true);
+      } finally {
+        // withdrawn again (stored with status inactive), so 李娜 is without consent for the rest of the file
+        const withdrawn = await request(net.app)
+          .put(`/Consent/${posted.body.id}`)
+          .set('Authorization', `Bearer ${registrar}`)
+          .set('Content-Type', FHIR_JSON)
+          .set('If-Match', `W/"${posted.body.meta.versionId}"`)
+          .send(JSON.stringify({ ...posted.body, status: 'inactive' }));
+        expect(withdrawn.status).toBe(200);
+      }
     });
   });
 });
