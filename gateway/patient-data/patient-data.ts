@@ -161,10 +161,10 @@ export function createPatientData(deps: {
         const entry = unreleasedMembers.get(result.resource);
         if (!entry) return [];
         if (!entry.released) {
-          const when = clock.now();
           entry.released = [];
           for (const o of entry.members) {
-            const m = present(o, undefined, entry.hospitalId, patient.id, g, access, when);
+            // judged as of the search, as their report was
+            const m = present(o, undefined, entry.hospitalId, patient.id, g, access, now);
             if (m) entry.released.push(m.resource as Observation);
             else access.record.suppressed = true;
           }
