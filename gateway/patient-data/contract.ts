@@ -25,15 +25,17 @@ export interface PatientResults {
   results: FoundResult[];
   /** one OperationOutcome per hospital that failed */
   failures: OperationOutcome[];
-  /** consent withheld something */
+  /** consent withheld some of `results` (members withheld later mark the access record only) */
   suppressed: boolean;
   /**
    * The member Observations of one of `results`' DiagnosticReports, released when first asked for
    * — each judged as any result is (gateway form, consent and labels, recognition annotated,
    * recorded, marked released), those consent withholds left out and the access record marked
-   * suppressed — in the report's order; none for any other result. For an answer that shows the
-   * members of a few reports only (a CDS card), where `includeMembers` would release every
-   * Observation of every report found.
+   * suppressed — in the report's order, each once; none for any other result. A member several
+   * reports name is released once and given to each. For an answer that shows the members of a
+   * few reports only (a CDS card), where `includeMembers` would release every Observation of every
+   * report found (with it, this gives those same Observations). Ask before the answer is returned:
+   * the access record is written after it.
    */
   membersOf(result: FoundResult): Observation[];
 }

@@ -127,6 +127,9 @@ export function createPatientData(deps: {
       const presentTypes: readonly ResultType[] = opts.includeMembers && !types.includes('Observation') ? [...types, 'Observation'] : types;
       // each released report's members as the hospital sent them, released only if asked for (membersOf)
       const unreleasedMembers = new Map<ResultResource, { members: Observation[]; hospitalId: string; released?: Observation[] }>();
+      // every member presented once, however many reports name it (present puts it in gateway form in place):
+      // the released Observation, or null when consent withholds it
+      const presentedMembers = new Map<Observation, Observation | null>();
       // Each hospital's answer is presented as soon as it arrives, while slower hospitals are still
       // being waited for, so only the last one's share is added to the search's latency.
       const presentAnswer = ({ hospitalId, results: r }: HospitalAnswer) => {
@@ -140,10 +143,13 @@ export function createPatientData(deps: {
             const f = present(resource, members, hospitalId, patient.id, g, access, now);
             if (!f) {
               withheld = true;
+              if (type === 'Observation') presentedMembers.set(resource as Observation, null);
               continue;
             }
             found.push(f);
             if (members?.length) unreleasedMembers.set(f.resource, { members, hospitalId });
+            // asked for among the results (includeMembers): membersOf gives these same ones
+            if (type === 'Observation') presentedMembers.set(resource as Observation, f.resource as Observation);
           }
         }
         return { found, withheld };
@@ -162,10 +168,14 @@ export function createPatientData(deps: {
         if (!entry) return [];
         if (!entry.released) {
           entry.released = [];
-          for (const o of entry.members) {
-            // judged as of the search, as their report was
-            const m = present(o, undefined, entry.hospitalId, patient.id, g, access, now);
-            if (m) entry.released.push(m.resource as Observation);
+          for (const o of new Set(entry.members)) {
+            let m = presentedMembers.get(o);
+            if (m === undefined) {
+              // judged as of the search, as their report was
+              m = (present(o, undefined, entry.hospitalId, patient.id, g, access, now)?.resource as Observation | undefined) ?? null;
+              presentedMembers.set(o, m);
+            }
+            if (m) entry.released.push(m);
             else access.record.suppressed = true;
           }
         }

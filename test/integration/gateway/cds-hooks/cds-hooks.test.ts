@@ -237,6 +237,11 @@ describe.each(testDatabases())('CDS Hooks 2.0 over the demo network on %s', (_na
       expect(result.status).toBe(200);
       expectValidFhir(result.body);
       expect(`${result.body.resourceType}/${result.body.id}`).toBe(offeredToZsh.CBC);
+      // the card's table holds that report's own members, one row each (at most 12), released for this hospital
+      const members = (result.body.result ?? []) as unknown[];
+      expect(members.length).toBeGreaterThan(0);
+      const rows = card.detail!.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| 项目'));
+      expect(rows).toHaveLength(Math.min(12, members.length));
 
       const events = await auditOf(res);
       expect(events.length).toBeGreaterThanOrEqual(1);
