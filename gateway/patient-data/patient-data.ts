@@ -16,7 +16,7 @@ import { NATIONAL_ID_SYSTEM } from '../patient-index/national-id';
 import type { RecognitionRules } from '../recognition/contract';
 import type { Access, FoundResult, PatientData, PatientResults, PatientView, Subject } from './contract';
 import { identityView, type AskedBy } from './identity-view';
-import { release } from './release';
+import { isReleased, release } from './release';
 import type { PacsClient } from '../dicomweb/contract';
 import { attachDicomwebEndpoint } from '../dicomweb/endpoint';
 import { findImagingStudies, retrieveStudyImages } from './dicomweb-access';
@@ -125,11 +125,14 @@ export function createPatientData(deps: {
       const g = await gate(access, patient.id, ahead);
       const now = clock.now();
       const presentTypes: readonly ResultType[] = opts.includeMembers && !types.includes('Observation') ? [...types, 'Observation'] : types;
-      // each released report's members as the hospital sent them, released only if asked for (membersOf)
-      const unreleasedMembers = new Map<ResultResource, { members: Observation[]; hospitalId: string; released?: Observation[] }>();
-      // every member presented once, however many reports name it (present puts it in gateway form in place):
-      // the released Observation, or null when consent withholds it
-      const presentedMembers = new Map<Observation, Observation | null>();
+      // A report's members are released when an answer asks for them (membersOf), judged as of the
+      // search; with includeMembers every Observation was presented among the results already, and
+      // those released are the members.
+      const releaseMember = (o: Observation, hospitalId: string): Observation | null => {
+        if (opts.includeMembers) return isReleased(o) ? o : null;
+        return (present(o, undefined, hospitalId, patient.id, g, access, now)?.resource as Observation | undefined) ?? null;
+      };
+      const members = reportMembers(releaseMember, () => (access.record.suppressed = true));
       // Each hospital's answer is presented as soon as it arrives, while slower hospitals are still
       // being waited for, so only the last one's share is added to the search's latency.
       const presentAnswer = ({ hospitalId, results: r }: HospitalAnswer) => {
@@ -139,17 +142,14 @@ export function createPatientData(deps: {
         let withheld = false;
         for (const type of presentTypes) {
           for (const resource of r[type] ?? []) {
-            const members = resource.resourceType === 'DiagnosticReport' ? membersOf(resource, byLocalId) : undefined;
-            const f = present(resource, members, hospitalId, patient.id, g, access, now);
+            const sent = resource.resourceType === 'DiagnosticReport' ? sentMembers(resource, byLocalId) : undefined;
+            const f = present(resource, sent, hospitalId, patient.id, g, access, now);
             if (!f) {
               withheld = true;
-              if (type === 'Observation') presentedMembers.set(resource as Observation, null);
               continue;
             }
             found.push(f);
-            if (members?.length) unreleasedMembers.set(f.resource, { members, hospitalId });
-            // asked for among the results (includeMembers): membersOf gives these same ones
-            if (type === 'Observation') presentedMembers.set(resource as Observation, f.resource as Observation);
+            if (sent?.length) members.add(f.resource, sent, hospitalId);
           }
         }
         return { found, withheld };
@@ -163,25 +163,7 @@ export function createPatientData(deps: {
       }
       for (const r of results) access.record.hospitalsReturned.add(r.hospitalId);
       access.record.suppressed ||= suppressed;
-      const releasedMembersOf = (result: FoundResult): Observation[] => {
-        const entry = unreleasedMembers.get(result.resource);
-        if (!entry) return [];
-        if (!entry.released) {
-          entry.released = [];
-          for (const o of new Set(entry.members)) {
-            let m = presentedMembers.get(o);
-            if (m === undefined) {
-              // judged as of the search, as their report was
-              m = (present(o, undefined, entry.hospitalId, patient.id, g, access, now)?.resource as Observation | undefined) ?? null;
-              presentedMembers.set(o, m);
-            }
-            if (m) entry.released.push(m);
-            else access.record.suppressed = true;
-          }
-        }
-        return entry.released;
-      };
-      return { patientId: patient.id, results, failures, suppressed, membersOf: releasedMembersOf } satisfies PatientResults;
+      return { patientId: patient.id, results, failures, suppressed, membersOf: members.of } satisfies PatientResults;
     },
 
     async concerns(access, patientId) {
@@ -202,7 +184,7 @@ export function createPatientData(deps: {
       const g = await gate(access, patient.id);
       const members =
         read.resource.resourceType === 'DiagnosticReport'
-          ? membersOf(read.resource, new Map((read.contained ?? []).map((o) => [o.id ?? '', o])))
+          ? sentMembers(read.resource, new Map((read.contained ?? []).map((o) => [o.id ?? '', o])))
           : undefined;
       const found = present(read.resource, members, parsed.hospitalId, patient.id, g, access, clock.now());
       if (!found) {
@@ -358,7 +340,38 @@ const MAX_NAME_MATCHES = 20;
 /** Who merges, as the merge row keeps it: the client and the person it acts for. */
 const actorOf = (access: Access) => `${access.requester.clientId}/${access.requester.user?.id ?? '-'}`;
 
-function membersOf(report: DiagnosticReport, byLocalId: Map<string, Observation>): Observation[] {
+/**
+ * The members of a search's released reports, released on demand (PatientResults.membersOf): each
+ * member once, however many reports name it (`release` puts it in gateway form in place, so twice
+ * would corrupt it), and every report that names it given the same released Observation.
+ * `release` answers the released member, or null when consent withholds it (then `withheld`).
+ */
+function reportMembers(release: (member: Observation, hospitalId: string) => Observation | null, withheld: () => void) {
+  const byReport = new Map<ResultResource, { sent: Observation[]; hospitalId: string; released?: Observation[] }>();
+  const judged = new Map<Observation, Observation | null>();
+  return {
+    add(report: ResultResource, sent: Observation[], hospitalId: string): void {
+      byReport.set(report, { sent, hospitalId });
+    },
+    of(result: FoundResult): Observation[] {
+      const entry = byReport.get(result.resource);
+      if (!entry) return [];
+      if (!entry.released) {
+        entry.released = [];
+        for (const o of new Set(entry.sent)) {
+          let m = judged.get(o);
+          if (m === undefined) judged.set(o, (m = release(o, entry.hospitalId)));
+          if (m) entry.released.push(m);
+          else withheld();
+        }
+      }
+      return entry.released;
+    },
+  };
+}
+
+/** A report's member Observations among those its hospital sent, in the report's order. */
+function sentMembers(report: DiagnosticReport, byLocalId: Map<string, Observation>): Observation[] {
   return (report.result ?? [])
     .map((ref) => byLocalId.get(ref.reference?.split('/').pop() ?? ''))
     .filter((o): o is Observation => Boolean(o));

@@ -20,8 +20,13 @@ const RELEASED: unique symbol = Symbol('xzq.released');
 export const PATIENT_DATA_TYPES: ReadonlySet<string> = new Set(['Patient', 'DiagnosticReport', 'Observation', 'ImagingStudy']);
 
 export function release<T extends object>(resource: T): T {
-  if (!Object.hasOwn(resource, RELEASED)) Object.defineProperty(resource, RELEASED, { value: true });
+  if (!isReleased(resource)) Object.defineProperty(resource, RELEASED, { value: true });
   return resource;
+}
+
+/** Whether this very object was released (its own mark: a copy, or an object inheriting from it, is not). */
+export function isReleased(resource: object): boolean {
+  return Object.hasOwn(resource, RELEASED);
 }
 
 /** The first patient-data resource in an answer that was not released, or undefined when there is none. */
@@ -30,7 +35,7 @@ export function unreleasedIn(body: unknown): string | undefined {
     if (!r || typeof r !== 'object') return undefined;
     const type = (r as Resource).resourceType;
     if (typeof type !== 'string') return undefined;
-    if (PATIENT_DATA_TYPES.has(type)) return Object.hasOwn(r, RELEASED) ? undefined : type;
+    if (PATIENT_DATA_TYPES.has(type)) return isReleased(r) ? undefined : type;
     if (type === 'Bundle') {
       for (const e of (r as { entry?: Array<{ resource?: unknown }> }).entry ?? []) {
         const u = seen(e?.resource);

@@ -1,7 +1,6 @@
-import { closeReader, createReader } from '../../../../gateway/storage/db';
-import { isSqlite } from '../../../../gateway/storage/migration';
 import { existsSync } from 'node:fs';
-import { createDb } from '../../../../gateway/storage/db';
+import { closeReader, createDb, createReader } from '../../../../gateway/storage/db';
+import { isSqlite } from '../../../../gateway/storage/migration';
 import { prepared } from '../../../../gateway/storage/prepared';
 import { consentEpochReader, advanceConsentEpoch } from '../../../../consent/consent-epoch';
 import { testDatabases, type TestDb } from '../../../support/databases';
