@@ -9,6 +9,7 @@ import { createConsentService, type GatewayConsentService } from '../consent/con
 import type { AuditService } from './audit/contract';
 import { createAuditService } from './audit/audit-service';
 import { createCheckpointService, type CheckpointService } from './audit/checkpoint-service';
+import { verifyHelpers } from './audit/verify-helpers';
 import { keySourceOf } from './auth/key-source';
 import { publicJwks } from './auth/signing-keys';
 import type { AuthService } from './auth/contract';
@@ -57,6 +58,8 @@ export interface GatewayOptions {
   adapterFactory?: (h: HospitalConfig, deps: { log: Logger; metrics: Metrics; canonicalBase: string }) => HospitalAdapter;
   /** the CDS Hooks answer budget (default 1 s) */
   hookBudgetMs?: number;
+  /** `$verify`'s helper processes (default: one per core, up to 4, for chains of 100 000 events or more) */
+  verifyHelpers?: { helpers?: number; minRows?: number };
 }
 
 /** Each hospital's code map (API.md §2 `codeMap`), for reading the local codes of its HIS's orders. */
@@ -172,7 +175,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     ...resultRoutes({ config, patientData }),
     ...recognitionRoutes(recognitionOps),
     ...consentRoutes(consent.registry, config.publicBaseUrl),
-    ...auditRoutes({ reader, config, identityGroup: (id) => patientData.identityGroup(id), checkpoints }),
+    ...auditRoutes({ reader, config, identityGroup: (id) => patientData.identityGroup(id), checkpoints, verifyParallel: verifyHelpers(reader, { log, ...opts.verifyHelpers }) }),
     ...cdsHooksRoutes(cdsHooks),
     ...dicomwebRoutes({ patientData }),
     ...accessReportRoutes({ reader, config, clock, patientData, catalog: recognition.catalog }),

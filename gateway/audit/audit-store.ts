@@ -284,77 +284,210 @@ async function readPacked(db: Db, lo: number, hi: number): Promise<AuditRow[]> {
 }
 
 /**
- * Walks the chain from the archive base to the head in batches of `batchSize` rows by seq, so
- * memory stays bounded whatever the table size. Rows committed after the walk began are left for
- * the next run; rows the head does not account for are reported as inserted.
- *
- * Each batch is a range of seq, (lo, lo + batchSize], not "the next rows after the last one read",
- * so the next few batches are read while this one is hashed, on as many connections (SQLite's
- * reader connections, PostgreSQL's pool): the driver's read and row building overlap the hashing
- * instead of waiting for it. A range with rows missing is no different from the walk's view: the
- * verifier sees the seq gap.
+ * A stretch of the chain, verified on its own: the rows (lo, hi] from `baseHash`, the hash stored
+ * at row lo. The stretches of one walk cover (base, head] end to end; every stretch but the last
+ * also reads the first row after hi, so a link broken across two stretches, or rows missing at a
+ * stretch's end, are seen exactly as one walk over the whole chain sees them.
  */
-export async function verifyChain(
-  db: Db,
-  opts: {
-    batchSize?: number;
-    /** sees every row whose link held, in order (the checkpoints' heads are checked against them) */
-    observe?: (row: AuditRow) => void;
-  } = {},
-): Promise<VerifyResult> {
+export interface ChainSpan {
+  lo: number;
+  hi: number;
+  baseHash: string;
+  last: boolean;
+}
+
+/** What verifying a stretch found. */
+export interface SpanResult {
+  /** rows judged: the row after hi only when its link broke (it is the next stretch's first) */
+  checked: number;
+  fault?: ChainFault;
+  /** the last row whose link held (the base when none did) */
+  end: { seq: number; hash: string; id?: string };
+  /** a stretch but the last with no row after it: the chain stops here */
+  stops: boolean;
+  /** the hash at each asked-for seq among the rows whose links held */
+  heads: Array<[number, string]>;
+}
+
+export interface SpanOptions {
+  batchSize?: number;
+  /** seqs whose stored hash the caller wants (the checkpoints' heads), ascending */
+  heads?: readonly number[];
+  /**
+   * 'packed' for the sqlite3 and pg drivers, whose per-column cost the packing saves; 'columns'
+   * where a column costs little (better-sqlite3 in a verification helper, verify-helpers.ts)
+   */
+  read?: 'packed' | 'columns';
+}
+
+/**
+ * Walks one stretch in batches of `batchSize` rows by seq, so memory stays bounded whatever its
+ * length. Each batch is a range of seq, (lo, lo + batchSize], not "the next rows after the last
+ * one read", so the next few batches are read while this one is hashed, on as many connections
+ * (SQLite's reader connections, PostgreSQL's pool): the driver's read and row building overlap
+ * the hashing instead of waiting for it. A range with rows missing is no different from the
+ * walk's view: the verifier sees the seq gap.
+ */
+export async function verifySpan(db: Db, span: ChainSpan, opts: SpanOptions = {}): Promise<SpanResult> {
   const batchSize = opts.batchSize ?? VERIFY_BATCH;
-  const observe = opts.observe;
+  const read = opts.read === 'columns' ? readRows : readPacked;
+  const wanted = opts.heads ?? [];
+  let w = 0;
+  while (w < wanted.length && wanted[w] <= span.lo) w++;
+  const heads: Array<[number, string]> = [];
+  const verifier = new ChainVerifier(span.lo, span.baseHash);
+  const inFlight: Array<Promise<AuditRow[]>> = [];
+  let nextLo = span.lo;
+  const prefetch = () => {
+    while (inFlight.length < VERIFY_PREFETCH && nextLo < span.hi) {
+      const lo = nextLo;
+      const hi = Math.min(lo + batchSize, span.hi);
+      nextLo = hi;
+      const rows = read(db, lo, hi);
+      // a read left behind by an early stop must not surface as an unhandled rejection
+      rows.catch(() => undefined);
+      inFlight.push(rows);
+    }
+  };
+  const feed = (rows: AuditRow[]): boolean => {
+    const intact = verifier.feed(rows);
+    const upTo = verifier.position.seq;
+    for (const r of rows) {
+      const seq = Number(r.seq);
+      if (seq > upTo || w >= wanted.length) break;
+      while (w < wanted.length && wanted[w] < seq) w++;
+      if (wanted[w] === seq) heads.push([seq, r.hash]);
+    }
+    return intact;
+  };
+  prefetch();
+  let intact = true;
+  while (intact && inFlight.length) {
+    const rows = await inFlight.shift()!;
+    prefetch();
+    intact = feed(rows);
+  }
+  await Promise.allSettled(inFlight);
+  const position = verifier.position;
+  let stops = false;
+  let checked = verifier.checked;
+  if (intact && !span.last) {
+    // the next stretch's first row, judged here only for its link to this one's last
+    const after = await readRowsAfter(db, span.hi);
+    if (!after.length) stops = true;
+    else if (!verifier.feed(after)) checked++;
+  }
+  return {
+    checked,
+    ...(verifier.fault ? { fault: verifier.fault } : {}),
+    end: { seq: position.seq, hash: position.hash, ...(position.id !== undefined ? { id: position.id } : {}) },
+    stops,
+    heads,
+  };
+}
+
+/** the first row after seq `after`, wherever it is */
+const readRowsAfter = (db: Db, after: number): Promise<AuditRow[]> =>
+  db(EVENTS).where('seq', '>', after).orderBy('seq').limit(1).select([...ROW_COLUMNS]).then((rows: AuditRow[]) => rows);
+
+/** How a walk may be shared out: to helper processes, each verifying a stretch (verify-helpers.ts). */
+export type SpanRunner = (spans: ChainSpan[], opts: SpanOptions) => Promise<SpanResult[]>;
+
+export interface VerifyOptions extends Pick<SpanOptions, 'batchSize' | 'heads'> {
+  /**
+   * Verifies several stretches at once; without it, or for a chain too short to be worth
+   * sharing out, the walk is one stretch here.
+   */
+  parallel?: { run: SpanRunner; stretches: number; minRows: number };
+}
+
+export interface ChainVerification extends VerifyResult {
+  /** the last seq whose link held */
+  reached: number;
+  /** the hash at each of `heads` up to `reached` */
+  heads: ReadonlyMap<number, string>;
+}
+
+/**
+ * Walks the chain from the archive base to the head. Rows committed after the walk began are
+ * left for the next run; rows the head does not account for are reported as inserted. A long
+ * chain may be cut into stretches verified at once (`parallel`): the answer is the one walk's,
+ * the first broken link by seq, and the rows judged up to it.
+ */
+export async function verifyChain(db: Db, opts: VerifyOptions = {}): Promise<ChainVerification> {
   const head = await readHead(db);
-  const verifier = new ChainVerifier(head.baseSeq, head.baseHash);
-  const result = (fault?: ChainFault): VerifyResult => ({
+  const base = { seq: head.baseSeq, hash: head.baseHash };
+  const result = (checked: number, reached: number, heads: ReadonlyMap<number, string>, fault?: ChainFault): ChainVerification => ({
     valid: !fault,
-    checked: verifier.checked,
+    checked,
     ...(fault ? { fault } : {}),
     head: { seq: head.seq, hash: head.hash },
-    base: { seq: head.baseSeq, hash: head.baseHash },
+    base,
+    reached,
+    heads,
   });
   // nothing may sit at or below the archive base
   const stale = await db(EVENTS).where('seq', '<=', head.baseSeq).orderBy('seq').first('id', 'seq');
-  if (stale) return result({ id: stale.id, seq: Number(stale.seq), kind: 'inserted' });
-  const inFlight: Array<Promise<AuditRow[]>> = [];
-  let nextLo = head.baseSeq;
-  const prefetch = () => {
-    while (inFlight.length < VERIFY_PREFETCH && nextLo < head.seq) {
-      const lo = nextLo;
-      const hi = Math.min(lo + batchSize, head.seq);
-      nextLo = hi;
-      const read = readPacked(db, lo, hi);
-      // a read left behind by an early stop must not surface as an unhandled rejection
-      read.catch(() => undefined);
-      inFlight.push(read);
+  if (stale) return result(0, head.baseSeq, new Map(), { id: stale.id, seq: Number(stale.seq), kind: 'inserted' });
+
+  const spanOpts: SpanOptions = { batchSize: opts.batchSize, heads: opts.heads ? [...opts.heads].sort((a, b) => a - b) : undefined };
+  const spans = await cutSpans(db, head, opts.parallel);
+  const results = spans.length > 1 ? await opts.parallel!.run(spans, spanOpts) : [await verifySpan(db, spans[0], spanOpts)];
+
+  // the stretches read as one walk: up to the first that broke, or stopped, or does not follow on
+  const heads = new Map<number, string>();
+  let checked = 0;
+  let end: SpanResult['end'] = { seq: base.seq, hash: base.hash };
+  let lastId: string | undefined;
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i];
+    const r = results[i];
+    if (span.lo !== end.seq || span.baseHash !== end.hash) {
+      // the row the stretch began from changed while the walk went on
+      return result(checked, end.seq, heads, { id: lastId ?? '', seq: span.lo, kind: 'edited' });
     }
-  };
-  prefetch();
-  while (inFlight.length) {
-    const rows = await inFlight.shift()!;
-    prefetch();
-    const intact = verifier.feed(rows);
-    if (observe) {
-      const upTo = verifier.position.seq;
-      for (const r of rows) {
-        if (Number(r.seq) > upTo) break;
-        observe(r);
-      }
-    }
-    if (!intact) break;
+    checked += r.checked;
+    for (const [seq, hash] of r.heads) heads.set(seq, hash);
+    if (r.end.id !== undefined) lastId = r.end.id;
+    end = r.end;
+    if (r.fault) return result(checked, end.seq, heads, r.fault);
+    if (r.stops) return result(checked, end.seq, heads, { id: lastId ?? '', seq: end.seq, kind: 'deleted' });
   }
-  await Promise.allSettled(inFlight);
-  const fault = verifier.finish(head);
-  if (fault) return result(fault);
+  // the head must be where the chain ended: a head beyond it means trailing rows were deleted
+  if (head.seq !== end.seq || head.hash !== end.hash) {
+    return result(checked, end.seq, heads, { id: lastId ?? '', seq: end.seq, kind: head.seq > end.seq ? 'deleted' : 'edited' });
+  }
   // Rows beyond the head: read the max first, the head second, so an append that commits in
   // between only moves the head past the max and never looks like an insertion.
   const max = await db(EVENTS).max({ m: 'seq' }).first();
   const current = await readHead(db);
   if (max && max.m !== null && Number(max.m) > current.seq) {
     const extra = await db(EVENTS).where('seq', '>', current.seq).orderBy('seq').first('id', 'seq');
-    if (extra) return result({ id: extra.id, seq: Number(extra.seq), kind: 'inserted' });
+    if (extra) return result(checked, end.seq, heads, { id: extra.id, seq: Number(extra.seq), kind: 'inserted' });
   }
-  return result();
+  return result(checked, end.seq, heads);
+}
+
+/**
+ * (base, head] as one stretch, or, for a chain of at least `minRows`, as `stretches` of equal
+ * length, each beginning from the hash stored at its lo. A stretch whose lo row is missing gets
+ * no base hash: the stretch before it then breaks at that row, and the walk stops there.
+ */
+async function cutSpans(db: Db, head: ChainHead, parallel: VerifyOptions['parallel']): Promise<ChainSpan[]> {
+  const rows = head.seq - head.baseSeq;
+  const n = parallel && parallel.stretches > 1 && rows >= parallel.minRows ? Math.min(parallel.stretches, rows) : 1;
+  const los = Array.from({ length: n }, (_, i) => head.baseSeq + Math.floor((rows * i) / n));
+  const stored = new Map<number, string>();
+  if (n > 1) {
+    const found: Array<{ seq: number | string; hash: string }> = await db(EVENTS).whereIn('seq', los.slice(1)).select('seq', 'hash');
+    for (const f of found) stored.set(Number(f.seq), f.hash);
+  }
+  return los.map((lo, i) => ({
+    lo,
+    hi: i + 1 < n ? los[i + 1] : head.seq,
+    baseHash: i === 0 ? head.baseHash : stored.get(lo) ?? '',
+    last: i + 1 === n,
+  }));
 }
 
 /** A FHIR date bound on `recorded` (ISO instants compare as strings: one format, always UTC). */

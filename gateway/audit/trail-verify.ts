@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Db } from '../storage/db';
 import type { CheckpointAnchor } from './anchor';
-import { chainHead, verifyChain, type VerifyResult } from './audit-store';
+import { chainHead, verifyChain, type VerifyOptions, type VerifyResult } from './audit-store';
 import { checkCheckpoint, checkpointHash, FIRST_PREV, type SignedCheckpoint } from './checkpoint';
 import { checkpointsAfter } from './checkpoint-store';
 
@@ -87,6 +87,7 @@ export async function verifyTrail(deps: {
   anchor: CheckpointAnchor;
   verifiers: ReadonlyMap<string, KeyObject>;
   batchSize?: number;
+  parallel?: VerifyOptions['parallel'];
 }): Promise<TrailReport> {
   const { reader, anchor, verifiers } = deps;
   const faults = new Map<number, CheckpointFault>();
@@ -209,26 +210,23 @@ export async function verifyTrail(deps: {
     }
   }
   let lastGood = start.baseSeq;
-  const chain = await verifyChain(reader, {
-    batchSize: deps.batchSize,
-    observe: (row) => {
-      const seq = Number(row.seq);
-      while (p < byHead.length && byHead[p]!.headSeq <= seq) {
-        const cp = byHead[p++]!;
-        if (cp.headSeq !== seq) continue;
-        if (row.hash === cp.headHash) {
-          lastGood = seq;
-          continue;
-        }
-        fault({
-          seq: cp.seq,
-          problem: 'rechained',
-          headSeq: cp.headSeq,
-          detail: `the chain no longer passes through the head checkpoint ${cp.seq} vouches for (event ${cp.headSeq}): an event after seq ${lastGood} up to seq ${cp.headSeq} was changed, removed or inserted and the chain re-hashed`,
-        });
-      }
-    },
-  });
+  const chain = await verifyChain(reader, { batchSize: deps.batchSize, parallel: deps.parallel, heads: byHead.slice(p).map((cp) => cp.headSeq) });
+  // every head up to where the chain's links held must be a hash the chain has there
+  for (; p < byHead.length && byHead[p]!.headSeq <= chain.reached; p++) {
+    const cp = byHead[p]!;
+    const hash = chain.heads.get(cp.headSeq);
+    if (hash === undefined) continue;
+    if (hash === cp.headHash) {
+      lastGood = cp.headSeq;
+      continue;
+    }
+    fault({
+      seq: cp.seq,
+      problem: 'rechained',
+      headSeq: cp.headSeq,
+      detail: `the chain no longer passes through the head checkpoint ${cp.seq} vouches for (event ${cp.headSeq}): an event after seq ${lastGood} up to seq ${cp.headSeq} was changed, removed or inserted and the chain re-hashed`,
+    });
+  }
   for (; p < byHead.length; p++) {
     const cp = byHead[p]!;
     if (chain.fault) {

@@ -109,3 +109,29 @@ export function isStoreUnavailable(e: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * How another process opens this store to read it, or undefined where it cannot: an in-memory
+ * SQLite database, or a connection given as something other than plain data. SQLite is read
+ * there through better-sqlite3, read-only: a separate process, since two copies of the SQLite
+ * library in one process do not see each other's POSIX locks (sqlite.org/howtocorrupt.html §2.2),
+ * and a synchronous driver, which turns rows into values at a fraction of the sqlite3 driver's
+ * cost a row. PostgreSQL through pg, as here.
+ */
+export function readOnlyConfig(db: Db): Knex.Config | undefined {
+  const config = db.client.config as { client?: unknown; connection?: unknown; searchPath?: unknown };
+  if (isSqlite(db)) {
+    const filename = (config.connection as { filename?: unknown } | undefined)?.filename;
+    if (typeof filename !== 'string' || filename === ':memory:' || filename.startsWith('file:')) return undefined;
+    return { client: 'better-sqlite3', useNullAsDefault: true, connection: { filename: path.resolve(filename), options: { readonly: true } } };
+  }
+  if (config.client !== 'pg' || !isPlainData(config.connection)) return undefined;
+  return { client: 'pg', connection: config.connection as Knex.StaticConnectionConfig, ...(isPlainData(config.searchPath) ? { searchPath: config.searchPath as string[] } : {}), pool: { min: 0, max: 4 } };
+}
+
+function isPlainData(v: unknown): boolean {
+  if (v === undefined || v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return true;
+  if (Array.isArray(v)) return v.every(isPlainData);
+  if (typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  return Object.values(v as object).every(isPlainData);
+}

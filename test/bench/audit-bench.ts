@@ -9,6 +9,7 @@
  *                      them); the chain is verified after
  *   verifySeconds      GET /AuditEvent/$verify over `searchEvents` (default 1 M) events
  *   verifyRssMb        peak RSS of the process that ran $verify (a fresh child, so nothing else counts)
+ *   verifyHelperRssMb  peak RSS of the largest of the helper processes it shared the walk out to
  *   auditSearchP95Ms   GET /AuditEvent?patient=… (handler: parameters, query, Bundle) p95 over the same store
  *
  * The 1 M events are built by the real event builder and stored through the real chained append
@@ -18,7 +19,7 @@
  *   npx tsx test/bench/audit-bench.ts [--events N] [--search-events N] [--only throughput|pg|verify]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import knex from 'knex';
@@ -30,6 +31,7 @@ import { migrate } from '../../gateway/migrations';
 import { closeReader, createDb, createReader, type Db } from '../../gateway/storage/db';
 import type { AuditService } from '../../gateway/audit/contract';
 import { auditRoutes } from '../../gateway/http/routes/audit-routes';
+import { verifyHelpers } from '../../gateway/audit/verify-helpers';
 import { auditor, auditTestConfig, auditTestDeps, clinician, request, searchEntry } from '../support/audit-fixtures';
 
 export interface AuditBenchFigures {
@@ -38,6 +40,9 @@ export interface AuditBenchFigures {
   auditEventsPerSecPg2?: number;
   verifySeconds: number;
   verifyRssMb: number;
+  /** the peak RSS of the largest of `$verify`'s helper processes, and how many there were */
+  verifyHelperRssMb: number;
+  verifyHelpers: number;
   auditSearchP95Ms: number;
 }
 
@@ -124,7 +129,7 @@ export async function fillAuditStore(db: Db, total: number): Promise<void> {
 }
 
 /** $verify in a fresh child process: its seconds and its peak RSS. */
-function verifyInChild(filename: string): Promise<{ seconds: number; rssMb: number; valid: boolean; checked: number }> {
+function verifyInChild(filename: string): Promise<{ seconds: number; rssMb: number; helperRssMb: number; helpers: number; valid: boolean; checked: number }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), '--import', 'tsx', __filename, '--verify-child', filename], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -146,10 +151,13 @@ async function verifyChildMain(filename: string): Promise<void> {
   // as deployed: $verify reads through the reader connections beside the one writer
   const reader = createReader(db);
   const audit = createAuditService({ ...auditTestDeps(db), reader });
-  const route = auditRoutes({ reader, config: auditTestDeps(db).config }).find((r) => r.path === '/AuditEvent/$verify')!;
+  // as deployed: the walk shared out over helper processes, one per core (audit/verify-helpers.ts)
+  const route = auditRoutes({ reader, config: auditTestDeps(db).config, verifyParallel: verifyHelpers(reader) }).find((r) => r.path === '/AuditEvent/$verify')!;
+  const helpers = watchChildrenRss();
   const started = process.hrtime.bigint();
   const res = await route.handler(request({ url: '/AuditEvent/$verify', requester: auditor(), interaction: '$verify' }));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const helperPeaks = helpers.stop();
   const params = (res.body as { parameter: Array<{ name: string; valueBoolean?: boolean; valueInteger?: number }> }).parameter;
   const rssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   await audit.close();
@@ -159,10 +167,45 @@ async function verifyChildMain(filename: string): Promise<void> {
     `${JSON.stringify({
       seconds: Math.round(seconds * 100) / 100,
       rssMb,
+      helperRssMb: helperPeaks.length ? Math.max(...helperPeaks) : 0,
+      helpers: helperPeaks.length,
       valid: params.find((p) => p.name === 'valid')!.valueBoolean,
       checked: params.find((p) => p.name === 'checked')!.valueInteger,
     })}\n`,
   );
+}
+
+/**
+ * The peak RSS (VmHWM) of each child process of this one while it runs, in MB, read from /proc
+ * every 50 ms: the helpers `$verify` starts report to no one else. Linux only; none elsewhere.
+ */
+function watchChildrenRss(): { stop(): number[] } {
+  const peaks = new Map<number, number>();
+  // children are listed under the thread that forked them: node forks on the main thread
+  const list = `/proc/${process.pid}/task/${process.pid}/children`;
+  const sample = () => {
+    let pids: string[];
+    try {
+      pids = readFileSync(list, 'utf8').split(' ').filter(Boolean);
+    } catch {
+      return;
+    }
+    for (const pid of pids) {
+      try {
+        const hwm = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+        peaks.set(Number(pid), Math.max(peaks.get(Number(pid)) ?? 0, Math.round(hwm)));
+      } catch {
+        // the process ended between the listing and the read
+      }
+    }
+  };
+  const timer = setInterval(sample, 50);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return [...peaks.values()].filter((mb) => mb > 0);
+    },
+  };
 }
 
 /** p95 of GET /AuditEvent?patient=<random patient> through the route handler. */
@@ -211,6 +254,8 @@ async function runAuditBenchParts(opts: { events?: number; searchEvents?: number
       if (!verify.valid || verify.checked < searchEvents) throw new Error(`verify: ${JSON.stringify(verify)}`);
       figures.verifySeconds = verify.seconds;
       figures.verifyRssMb = verify.rssMb;
+      figures.verifyHelperRssMb = verify.helperRssMb;
+      figures.verifyHelpers = verify.helpers;
       figures.auditSearchP95Ms = await measureSearch(db);
     }
     return figures;

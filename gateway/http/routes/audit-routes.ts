@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../../config';
 import { badRequest, methodNotAllowed, notFound } from '../../fhir/outcomes';
 import type { FhirRequest, FhirResponse, Route, RouteAccess, SearchParamDeclaration, SearchParamType } from '../route';
 import type { Db } from '../../storage/db';
-import { readEvent, searchEvents, verifyChain } from '../../audit/audit-store';
+import { readEvent, searchEvents, verifyChain, type VerifyOptions } from '../../audit/audit-store';
 import type { CheckpointService } from '../../audit/checkpoint-service';
 import { checkpointsAfter } from '../../audit/checkpoint-store';
 import { verifyTrail, type TrailReport } from '../../audit/trail-verify';
@@ -42,6 +42,8 @@ export interface AuditRouteDeps {
   config: Pick<GatewayConfig, 'publicBaseUrl'>;
   /** rows per batch when walking the chain */
   verifyBatchSize?: number;
+  /** `$verify` shared out over helper processes (audit/verify-helpers.ts) */
+  verifyParallel?: VerifyOptions['parallel'];
   /** merged identities (docs/patient-data.md §5): a patient's trail is found under any of their ids */
   identityGroup?: (patientId: string) => Promise<string[]>;
   /** the signed checkpoints: with them `$verify` checks the anchor too, and `$checkpoints` lists them */
@@ -112,9 +114,9 @@ export async function readAuditEvent(req: FhirRequest, deps: AuditRouteDeps): Pr
 export async function verifyAuditChain(req: FhirRequest, deps: AuditRouteDeps): Promise<FhirResponse> {
   req.record.resourceType = 'AuditEvent';
   const trail: TrailReport | undefined = deps.checkpoints
-    ? await verifyTrail({ reader: deps.reader, anchor: deps.checkpoints.anchor, verifiers: await deps.checkpoints.verifiers(), batchSize: deps.verifyBatchSize })
+    ? await verifyTrail({ reader: deps.reader, anchor: deps.checkpoints.anchor, verifiers: await deps.checkpoints.verifiers(), batchSize: deps.verifyBatchSize, parallel: deps.verifyParallel })
     : undefined;
-  const r = trail?.chain ?? (await verifyChain(deps.reader, { batchSize: deps.verifyBatchSize }));
+  const r = trail?.chain ?? (await verifyChain(deps.reader, { batchSize: deps.verifyBatchSize, parallel: deps.verifyParallel }));
   const parameter: ParametersParameter[] = [
     { name: 'valid', valueBoolean: trail ? trail.valid : r.valid },
     { name: 'checked', valueInteger: r.checked },

@@ -1,4 +1,4 @@
-import { appendRows, verifyChain } from '../../../../gateway/audit/audit-store';
+import { appendRows, verifyChain, verifySpan, type SpanRunner } from '../../../../gateway/audit/audit-store';
 import { ChainVerifier, storedJson, type AuditRow, type AuditRowContent } from '../../../../gateway/audit/hash-chain';
 import { dropChainTrigger } from '../../../../gateway/audit/migration';
 import type { Db } from '../../../../gateway/storage/db';
@@ -26,14 +26,24 @@ async function columnByColumn(db: Db): Promise<{ valid: boolean; checked: number
   return { valid: !fault, checked: v.checked, ...(fault ? { fault } : {}), seen };
 }
 
-/** verifyChain's answer, the rows it showed `observe`, and how it read them */
-async function packed(db: Db, batchSize?: number) {
+/**
+ * The stretches a helper process verifies (verify-helpers.ts), verified here: the same function,
+ * reading column by column as a helper does, so every case below is judged cut into stretches
+ * too, their borders on the rows changed. That helpers run it in processes is verify-helpers.test.ts.
+ */
+const stretchesHere = (db: Db): SpanRunner => (spans, opts) => Promise.all(spans.map((span) => verifySpan(db, span, { ...opts, read: 'columns' })));
+
+/** verifyChain's answer, the hashes it gave for every row's seq, and how it read them */
+async function packed(db: Db, batchSize?: number, stretches = 1) {
   const sql: string[] = [];
   const onQuery = (q: { sql: string }) => sql.push(q.sql);
+  const everySeq: number[] = (await db('audit_events').orderBy('seq').pluck('seq')).map(Number);
   db.on('query', onQuery);
-  const seen: Array<[number, string]> = [];
   try {
-    const r = await verifyChain(db, { batchSize, observe: (row) => seen.push([Number(row.seq), row.hash]) });
+    const parallel = stretches > 1 ? { run: stretchesHere(db), stretches, minRows: 1 } : undefined;
+    const r = await verifyChain(db, { batchSize, heads: everySeq, parallel });
+    const seen = [...r.heads].sort((a, b) => a[0] - b[0]);
+    expect(r.reached).toBe(r.fault ? Math.max(r.base.seq, ...seen.map(([seq]) => seq)) : r.head.seq);
     const reads = sql.filter((s) => /from .audit_events. where .seq. > (\?|\$\d+) and .seq. <=/.test(s));
     return {
       answer: { valid: r.valid, checked: r.checked, ...(r.fault ? { fault: r.fault } : {}), seen },
@@ -90,6 +100,11 @@ describe.each(testDatabases())('$verify reading packed rows on %s', (name, open)
       const got = await packed(t.db, batch);
       expect(got.answer).toEqual(reference);
     }
+    // cut at 10, 20, 30 and at every fifth row: the changes below sit on and beside the borders
+    for (const stretches of [4, 8]) {
+      const got = await packed(t.db, 3, stretches);
+      expect(got.answer).toEqual(reference);
+    }
     expect(reference).toMatchObject({ valid: expected.valid, ...(expected.kind ? { fault: { kind: expected.kind, seq: expected.seq } } : {}) });
     return reference;
   };
@@ -137,6 +152,18 @@ describe.each(testDatabases())('$verify reading packed rows on %s', (name, open)
     const r = await t.db('audit_events').where({ seq: 4 }).first();
     await t.db('audit_events').insert({ ...r, seq: 5, id: 'forged' });
     await expectSameVerdict({ valid: false, kind: 'relinked', seq: 5 });
+  });
+
+  test.each<[string, number, number, { kind: string; seq: number }]>([
+    ['a whole stretch of the cut deleted', 11, 20, { kind: 'deleted', seq: 21 }],
+    ['the rows from a border on deleted', 21, 25, { kind: 'deleted', seq: 26 }],
+    ['the last stretch deleted', 31, 40, { kind: 'deleted', seq: 30 }],
+    ['the tail deleted across two stretches', 25, 40, { kind: 'deleted', seq: 24 }],
+  ])('%s is found as one walk finds it', async (_name, from, to, fault) => {
+    await dropChainTrigger(t.db);
+    await t.db('audit_events').where('seq', '>=', from).andWhere('seq', '<=', to).delete();
+    const reference = await expectSameVerdict({ valid: false, ...fault });
+    if (fault.seq < from) expect(reference.fault).toMatchObject({ id: `ae-${fault.seq}` });
   });
 
   // What only SQLite can hold: its columns take any value of any type.
