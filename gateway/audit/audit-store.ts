@@ -294,6 +294,8 @@ export interface ChainSpan {
   hi: number;
   baseHash: string;
   last: boolean;
+  /** the head the walk goes to: rows beyond it are appends since it began, no stretch's next row */
+  headSeq: number;
 }
 
 /** What verifying a stretch found. */
@@ -373,7 +375,7 @@ export async function verifySpan(db: Db, span: ChainSpan, opts: SpanOptions = {}
   let checked = verifier.checked;
   if (intact && !span.last) {
     // the next stretch's first row, judged here only for its link to this one's last
-    const after = await readRowsAfter(db, span.hi);
+    const after = await readRowsAfter(db, span.hi, span.headSeq);
     if (!after.length) stops = true;
     else if (!verifier.feed(after)) checked++;
   }
@@ -386,9 +388,9 @@ export async function verifySpan(db: Db, span: ChainSpan, opts: SpanOptions = {}
   };
 }
 
-/** the first row after seq `after`, wherever it is */
-const readRowsAfter = (db: Db, after: number): Promise<AuditRow[]> =>
-  db(EVENTS).where('seq', '>', after).orderBy('seq').limit(1).select([...ROW_COLUMNS]).then((rows: AuditRow[]) => rows);
+/** the first row after seq `after`, up to the head */
+const readRowsAfter = (db: Db, after: number, headSeq: number): Promise<AuditRow[]> =>
+  db(EVENTS).where('seq', '>', after).andWhere('seq', '<=', headSeq).orderBy('seq').limit(1).select([...ROW_COLUMNS]).then((rows: AuditRow[]) => rows);
 
 /** How a walk may be shared out: to helper processes, each verifying a stretch (verify-helpers.ts). */
 export type SpanRunner = (spans: ChainSpan[], opts: SpanOptions) => Promise<SpanResult[]>;
@@ -475,7 +477,7 @@ export async function verifyChain(db: Db, opts: VerifyOptions = {}): Promise<Cha
  */
 async function cutSpans(db: Db, head: ChainHead, parallel: VerifyOptions['parallel']): Promise<ChainSpan[]> {
   const rows = head.seq - head.baseSeq;
-  const n = parallel && parallel.stretches > 1 && rows >= parallel.minRows ? Math.min(parallel.stretches, rows) : 1;
+  const n = parallel && parallel.stretches > 1 && rows >= Math.max(2, parallel.minRows) ? Math.min(parallel.stretches, rows) : 1;
   const los = Array.from({ length: n }, (_, i) => head.baseSeq + Math.floor((rows * i) / n));
   const stored = new Map<number, string>();
   if (n > 1) {
@@ -487,6 +489,7 @@ async function cutSpans(db: Db, head: ChainHead, parallel: VerifyOptions['parall
     hi: i + 1 < n ? los[i + 1] : head.seq,
     baseHash: i === 0 ? head.baseHash : stored.get(lo) ?? '',
     last: i + 1 === n,
+    headSeq: head.seq,
   }));
 }
 

@@ -1,4 +1,4 @@
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
@@ -34,6 +34,22 @@ export interface HelperRequest {
 
 export type HelperReply = { ok: true; result: SpanResult } | { ok: false; error: string };
 
+/**
+ * A helper's deadline for its stretch: far beyond what a stretch takes (a million events in
+ * ~8 s here), so only a helper that is stuck (a lock, a stalled connection) meets it. It is then
+ * killed and its stretch verified here.
+ */
+const helperDeadlineMs = (span: ChainSpan): number => 60_000 + (span.hi - span.lo) * 0.1;
+
+/** helpers alive now: killed if this process exits before them */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** one walk's helpers at a time in this process: another `$verify` waits, rather than doubling the processes */
+let running: Promise<unknown> = Promise.resolve();
+
 /** The `parallel` option of verifyChain for this store, or undefined where helpers cannot open it. */
 export function verifyHelpers(
   db: Db,
@@ -42,18 +58,23 @@ export function verifyHelpers(
   const config = readOnlyConfig(db);
   const stretches = opts.helpers ?? VERIFY_HELPERS;
   if (!config || stretches < 2) return undefined;
+  const runAll = (spans: ChainSpan[], spanOpts: SpanOptions): Promise<SpanResult[]> =>
+    Promise.all(
+      spans.map((span) =>
+        inHelper({ config, span, opts: spanOpts }).catch((e: Error) => {
+          opts.log?.warn({ err: { message: e.message }, lo: span.lo, hi: span.hi }, 'audit verify helper failed: verifying its stretch here');
+          return verifySpan(db, span, spanOpts);
+        }),
+      ),
+    );
   return {
     stretches,
     minRows: opts.minRows ?? VERIFY_HELPERS_MIN_ROWS,
-    run: (spans, spanOpts) =>
-      Promise.all(
-        spans.map((span) =>
-          inHelper({ config, span, opts: spanOpts }).catch((e: Error) => {
-            opts.log?.warn({ err: { message: e.message }, lo: span.lo, hi: span.hi }, 'audit verify helper failed: verifying its stretch here');
-            return verifySpan(db, span, spanOpts);
-          }),
-        ),
-      ),
+    run: (spans, spanOpts) => {
+      const turn = running.then(() => runAll(spans, spanOpts));
+      running = turn.catch(() => undefined);
+      return turn;
+    },
   };
 }
 
@@ -61,15 +82,34 @@ export function verifyHelpers(
 function inHelper(request: HelperRequest): Promise<SpanResult> {
   return new Promise((resolve, reject) => {
     const child = fork(HELPER_MAIN, [], { execArgv: HELPER_EXEC_ARGV, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    live.add(child);
     let reply: HelperReply | undefined;
+    let failure: Error | undefined;
+    const deadline = setTimeout(() => {
+      failure = new Error(`helper gave no answer within ${helperDeadlineMs(request.span)} ms`);
+      child.kill('SIGKILL');
+    }, helperDeadlineMs(request.span));
     child.once('message', (m: HelperReply) => {
       reply = m;
     });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      if (reply?.ok) resolve(reply.result);
-      else reject(new Error(reply ? reply.error : `helper exited (${signal ?? code}) without an answer`));
+    const settle = (why: string) => {
+      clearTimeout(deadline);
+      live.delete(child);
+      if (reply?.ok && !failure) resolve(reply.result);
+      else reject(failure ?? new Error(reply && !reply.ok ? reply.error : why));
+    };
+    // every error is kept (a failed spawn may be followed by a failed send); the exit decides, or
+    // the error itself when there was no process to exit (a promise settles once)
+    child.on('error', (e) => {
+      failure ??= e;
+      if (child.pid === undefined) settle(e.message);
     });
-    child.send(request);
+    child.once('exit', (code, signal) => settle(`helper exited (${signal ?? code}) without an answer`));
+    child.send(request, (e) => {
+      if (e) {
+        failure ??= e;
+        child.kill('SIGKILL');
+      }
+    });
   });
 }

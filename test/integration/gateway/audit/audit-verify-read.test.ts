@@ -17,7 +17,8 @@ import { testDatabases, type TestDb } from '../../../support/databases';
 /** the reference: every row as the driver gives it, judged in one go */
 async function columnByColumn(db: Db): Promise<{ valid: boolean; checked: number; fault?: unknown; seen: Array<[number, string]> }> {
   const head = await db('audit_chain_head').where({ id: 1 }).first('seq', 'hash', 'base_seq', 'base_hash');
-  const rows: AuditRow[] = await db('audit_events').orderBy('seq').select('*');
+  // up to the head, as a walk goes: a row beyond it is an append since the walk began
+  const rows: AuditRow[] = await db('audit_events').where('seq', '<=', head.seq).orderBy('seq').select('*');
   const v = new ChainVerifier(Number(head.base_seq), head.base_hash);
   v.feed(rows);
   const upTo = v.position.seq;
@@ -154,16 +155,34 @@ describe.each(testDatabases())('$verify reading packed rows on %s', (name, open)
     await expectSameVerdict({ valid: false, kind: 'relinked', seq: 5 });
   });
 
-  test.each<[string, number, number, { kind: string; seq: number }]>([
-    ['a whole stretch of the cut deleted', 11, 20, { kind: 'deleted', seq: 21 }],
-    ['the rows from a border on deleted', 21, 25, { kind: 'deleted', seq: 26 }],
-    ['the last stretch deleted', 31, 40, { kind: 'deleted', seq: 30 }],
-    ['the tail deleted across two stretches', 25, 40, { kind: 'deleted', seq: 24 }],
-  ])('%s is found as one walk finds it', async (_name, from, to, fault) => {
+  test.each<[string, number, number, { kind: string; seq: number }, boolean]>([
+    ['a whole stretch of the cut deleted', 11, 20, { kind: 'deleted', seq: 21 }, false],
+    ['the rows from a border on deleted', 21, 25, { kind: 'deleted', seq: 26 }, false],
+    ['the last stretch deleted', 31, 40, { kind: 'deleted', seq: 30 }, false],
+    ['the tail deleted across two stretches', 25, 40, { kind: 'deleted', seq: 24 }, false],
+    // an append after the walk began, or a forged row, lies beyond the head: no stretch's next row
+    ['the tail deleted across two stretches, a row beyond the head', 25, 40, { kind: 'deleted', seq: 24 }, true],
+  ])('%s is found as one walk finds it', async (_name, from, to, fault, beyondHead) => {
     await dropChainTrigger(t.db);
+    if (beyondHead) {
+      const last = await t.db('audit_events').where({ seq: N }).first();
+      await t.db('audit_events').insert({ ...last, seq: N + 5, id: 'beyond' });
+    }
     await t.db('audit_events').where('seq', '>=', from).andWhere('seq', '<=', to).delete();
     const reference = await expectSameVerdict({ valid: false, ...fault });
     if (fault.seq < from) expect(reference.fault).toMatchObject({ id: `ae-${fault.seq}` });
+  });
+
+  test('an empty chain verifies, however it is cut', async () => {
+    const empty = await open();
+    try {
+      for (const minRows of [0, 1]) {
+        const r = await verifyChain(empty.db, { parallel: { run: stretchesHere(empty.db), stretches: 4, minRows } });
+        expect(r).toMatchObject({ valid: true, checked: 0, reached: 0 });
+      }
+    } finally {
+      await empty.close();
+    }
   });
 
   // What only SQLite can hold: its columns take any value of any type.
