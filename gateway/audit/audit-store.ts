@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../storage/db';
-import { ChainVerifier, GENESIS_HASH, linkRows, type AuditRow, type AuditRowContent, type ChainFault } from './hash-chain';
+import { ChainVerifier, endFault, GENESIS_HASH, linkRows, type AuditRow, type AuditRowContent, type ChainFault } from './hash-chain';
 import { CHAIN_MOVED } from './migration';
 import { prepared } from '../storage/prepared';
 
@@ -263,9 +263,11 @@ function unpackRow(packed: string, resource: unknown): AuditRow | undefined {
   };
 }
 
-/** rows (lo, hi] column by column, as a driver returns them: the reference the packed read must agree with */
-const readRows = (db: Db, lo: number, hi: number): Promise<AuditRow[]> =>
-  db(EVENTS).where('seq', '>', lo).andWhere('seq', '<=', hi).orderBy('seq').select([...ROW_COLUMNS]).then((rows: AuditRow[]) => rows);
+/** rows (lo, hi] (the first `limit`) column by column, as a driver returns them: the reference the packed read must agree with */
+const readRows = (db: Db, lo: number, hi: number, limit?: number): Promise<AuditRow[]> => {
+  const q = db(EVENTS).where('seq', '>', lo).andWhere('seq', '<=', hi).orderBy('seq');
+  return (limit === undefined ? q : q.limit(limit)).select([...ROW_COLUMNS]).then((rows: AuditRow[]) => rows);
+};
 
 /** rows (lo, hi] through the packed read; the range again column by column when a row does not unpack */
 async function readPacked(db: Db, lo: number, hi: number): Promise<AuditRow[]> {
@@ -375,7 +377,7 @@ export async function verifySpan(db: Db, span: ChainSpan, opts: SpanOptions = {}
   let checked = verifier.checked;
   if (intact && !span.last) {
     // the next stretch's first row, judged here only for its link to this one's last
-    const after = await readRowsAfter(db, span.hi, span.headSeq);
+    const after = await readRows(db, span.hi, span.headSeq, 1);
     if (!after.length) stops = true;
     else if (!verifier.feed(after)) checked++;
   }
@@ -387,10 +389,6 @@ export async function verifySpan(db: Db, span: ChainSpan, opts: SpanOptions = {}
     heads,
   };
 }
-
-/** the first row after seq `after`, up to the head */
-const readRowsAfter = (db: Db, after: number, headSeq: number): Promise<AuditRow[]> =>
-  db(EVENTS).where('seq', '>', after).andWhere('seq', '<=', headSeq).orderBy('seq').limit(1).select([...ROW_COLUMNS]).then((rows: AuditRow[]) => rows);
 
 /** How a walk may be shared out: to helper processes, each verifying a stretch (verify-helpers.ts). */
 export type SpanRunner = (spans: ChainSpan[], opts: SpanOptions) => Promise<SpanResult[]>;
@@ -453,12 +451,11 @@ export async function verifyChain(db: Db, opts: VerifyOptions = {}): Promise<Cha
     if (r.end.id !== undefined) lastId = r.end.id;
     end = r.end;
     if (r.fault) return result(checked, end.seq, heads, r.fault);
-    if (r.stops) return result(checked, end.seq, heads, { id: lastId ?? '', seq: end.seq, kind: 'deleted' });
+    // a stretch that stops ends the chain short of the head, as one walk would find it
+    if (r.stops) break;
   }
-  // the head must be where the chain ended: a head beyond it means trailing rows were deleted
-  if (head.seq !== end.seq || head.hash !== end.hash) {
-    return result(checked, end.seq, heads, { id: lastId ?? '', seq: end.seq, kind: head.seq > end.seq ? 'deleted' : 'edited' });
-  }
+  const short = endFault({ ...end, id: lastId }, head);
+  if (short) return result(checked, end.seq, heads, short);
   // Rows beyond the head: read the max first, the head second, so an append that commits in
   // between only moves the head past the max and never looks like an insertion.
   const max = await db(EVENTS).max({ m: 'seq' }).first();

@@ -190,10 +190,16 @@ export class ChainVerifier {
    * last row means trailing rows were deleted; the fault then names the last intact event.
    */
   finish(head: { seq: number; hash: string }): ChainFault | undefined {
-    if (this.fault) return this.fault;
-    if (head.seq !== this.prevSeq || head.hash !== this.prevHash) {
-      this.fault = { id: this.lastId ?? '', seq: this.prevSeq, kind: head.seq > this.prevSeq ? 'deleted' : 'edited' };
-    }
+    this.fault ??= endFault({ seq: this.prevSeq, hash: this.prevHash, id: this.lastId }, head);
     return this.fault;
   }
+}
+
+/**
+ * Where a chain ended against the head it should have reached: none when they agree; a head
+ * beyond the end means trailing rows were deleted, and the fault names the last intact event.
+ */
+export function endFault(end: { seq: number; hash: string; id?: string }, head: { seq: number; hash: string }): ChainFault | undefined {
+  if (head.seq === end.seq && head.hash === end.hash) return undefined;
+  return { id: end.id ?? '', seq: end.seq, kind: head.seq > end.seq ? 'deleted' : 'edited' };
 }

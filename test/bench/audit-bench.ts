@@ -23,16 +23,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import knex from 'knex';
-import { buildAuditEvents } from '../../gateway/audit/audit-event';
-import { auditBuildContext, createAuditService, toAuditRow } from '../../gateway/audit/audit-service';
-import { appendRows, chainHead, verifyChain } from '../../gateway/audit/audit-store';
-import type { AuditRowContent } from '../../gateway/audit/hash-chain';
+import { createAuditService } from '../../gateway/audit/audit-service';
+import { verifyChain } from '../../gateway/audit/audit-store';
 import { migrate } from '../../gateway/migrations';
 import { closeReader, createDb, createReader, type Db } from '../../gateway/storage/db';
 import type { AuditService } from '../../gateway/audit/contract';
 import { auditRoutes } from '../../gateway/http/routes/audit-routes';
 import { verifyHelpers } from '../../gateway/audit/verify-helpers';
-import { auditor, auditTestConfig, auditTestDeps, clinician, request, searchEntry } from '../support/audit-fixtures';
+import { auditor, auditTestDeps, fillAuditStore, FILL_PATIENTS, request, searchEntry } from '../support/audit-fixtures';
+import { childPids } from '../support/processes';
 
 export interface AuditBenchFigures {
   auditEventsPerSec: number;
@@ -46,8 +45,7 @@ export interface AuditBenchFigures {
   auditSearchP95Ms: number;
 }
 
-const PATIENTS = 20_000;
-const FILL_BATCH = 10_000;
+const PATIENTS = FILL_PATIENTS;
 const CALLERS = 256;
 const SEARCHES = 1000;
 
@@ -99,32 +97,6 @@ async function measurePostgresTwoWriters(url: string, events: number): Promise<n
     await Promise.all(dbs.map((db) => db.destroy()));
     await admin.raw('DROP SCHEMA ?? CASCADE', [schema]);
     await admin.destroy();
-  }
-}
-
-/** Fill the store up to `total` events, through the real builder and chained append. */
-export async function fillAuditStore(db: Db, total: number): Promise<void> {
-  const ctx = auditBuildContext(auditTestConfig());
-  let have = (await chainHead(db)).seq;
-  const t0 = Date.now();
-  let n = 0;
-  while (have < total) {
-    const batch: Omit<AuditRowContent, 'seq'>[] = [];
-    const size = Math.min(FILL_BATCH, total - have);
-    const at = new Date(Date.UTC(2024, 0, 1) + have * 30_000);
-    for (let i = 0; i < size; i++) {
-      n++;
-      const e = searchEntry([`p${n % PATIENTS}`], n % 3 ? ['xm-zsh'] : ['xm-zsh', 'qz-fy'], {
-        requestId: `fill-${n}`,
-        at: new Date(at.getTime() + i * 30_000),
-        requester: n % 50 ? clinician() : clinician({ purposeOfUse: 'ETREAT' }),
-        status: n % 20 ? 200 : 403,
-      });
-      for (const b of buildAuditEvents(e, ctx)) batch.push(toAuditRow(b));
-    }
-    await appendRows(db, batch);
-    have += batch.length;
-    if (process.env.BENCH_VERBOSE) process.stderr.write(`filled ${have} (${Math.round((have * 1000) / (Date.now() - t0 + 1))}/s)\n`);
   }
 }
 
@@ -181,15 +153,8 @@ async function verifyChildMain(filename: string): Promise<void> {
  */
 function watchChildrenRss(): { stop(): number[] } {
   const peaks = new Map<number, number>();
-  // children are listed under the thread that forked them: node forks on the main thread
-  const list = `/proc/${process.pid}/task/${process.pid}/children`;
   const sample = () => {
-    let pids: string[];
-    try {
-      pids = readFileSync(list, 'utf8').split(' ').filter(Boolean);
-    } catch {
-      return;
-    }
+    const pids = childPids();
     for (const pid of pids) {
       try {
         const hwm = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;

@@ -6,6 +6,10 @@ import { createMetrics } from '../../gateway/metrics';
 import type { ServiceDeps } from '../../gateway/service-deps';
 import type { AuditEntry } from '../../gateway/audit/contract';
 import type { Db } from '../../gateway/storage/db';
+import { buildAuditEvents } from '../../gateway/audit/audit-event';
+import { auditBuildContext, toAuditRow } from '../../gateway/audit/audit-service';
+import { appendRows, chainHead } from '../../gateway/audit/audit-store';
+import type { AuditRowContent } from '../../gateway/audit/hash-chain';
 
 /** Requests, requesters and configuration for the audit suites, built at the domain level. */
 
@@ -109,4 +113,34 @@ export function searchEntry(patients: string[], hospitals: string[] = ['xm-zsh']
   for (const p of patients) req.record.addPatient(p);
   for (const h of hospitals) req.record.hospitalsReturned.add(h);
   return entry(req, over.status ?? 200, { at: over.at });
+}
+
+/** patients the filled events are spread over, and events a filling transaction holds */
+export const FILL_PATIENTS = 20_000;
+const FILL_BATCH = 10_000;
+
+/** Fill the store up to `total` events, through the real builder and chained append (the benchmark's million, a test's few thousand). */
+export async function fillAuditStore(db: Db, total: number): Promise<void> {
+  const ctx = auditBuildContext(auditTestConfig());
+  let have = (await chainHead(db)).seq;
+  const t0 = Date.now();
+  let n = 0;
+  while (have < total) {
+    const batch: Omit<AuditRowContent, 'seq'>[] = [];
+    const size = Math.min(FILL_BATCH, total - have);
+    const at = new Date(Date.UTC(2024, 0, 1) + have * 30_000);
+    for (let i = 0; i < size; i++) {
+      n++;
+      const e = searchEntry([`p${n % FILL_PATIENTS}`], n % 3 ? ['xm-zsh'] : ['xm-zsh', 'qz-fy'], {
+        requestId: `fill-${n}`,
+        at: new Date(at.getTime() + i * 30_000),
+        requester: n % 50 ? clinician() : clinician({ purposeOfUse: 'ETREAT' }),
+        status: n % 20 ? 200 : 403,
+      });
+      for (const b of buildAuditEvents(e, ctx)) batch.push(toAuditRow(b));
+    }
+    await appendRows(db, batch);
+    have += batch.length;
+    if (process.env.BENCH_VERBOSE) process.stderr.write(`filled ${have} (${Math.round((have * 1000) / (Date.now() - t0 + 1))}/s)\n`);
+  }
 }

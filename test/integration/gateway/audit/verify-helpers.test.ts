@@ -1,16 +1,13 @@
-import { readFileSync } from 'node:fs';
 import type { Parameters } from '@medplum/fhirtypes';
 import pino from 'pino';
 import request from 'supertest';
-import { buildAuditEvents } from '../../../../gateway/audit/audit-event';
-import { auditBuildContext, toAuditRow } from '../../../../gateway/audit/audit-service';
-import { appendRows, verifyChain } from '../../../../gateway/audit/audit-store';
-import type { AuditRowContent } from '../../../../gateway/audit/hash-chain';
-import { auditTestConfig, clinician, searchEntry } from '../../../support/audit-fixtures';
+import { chainHead, verifyChain } from '../../../../gateway/audit/audit-store';
+import { fillAuditStore } from '../../../support/audit-fixtures';
 import { makeTestClient, requestToken } from '../../../support/auth';
 import { testDatabases, type TestDb } from '../../../support/databases';
 import { expectValidFhir } from '../../../support/fhir-validation';
 import { startGateway, type StartedGateway } from '../../../support/gateway-harness';
+import { childPids } from '../../../support/processes';
 
 /**
  * `$verify` shared out over helper processes (audit/verify-helpers.ts), through the real gateway:
@@ -23,26 +20,6 @@ const auditorClient = makeTestClient({ id: 'audit-office', roles: ['auditor'] })
 const EVENTS = 3000;
 const HELPERS = 3;
 
-/** `EVENTS` events of searches, as the gateway builds and chains them */
-async function fill(t: TestDb): Promise<void> {
-  const ctx = auditBuildContext(auditTestConfig());
-  const rows: Omit<AuditRowContent, 'seq'>[] = [];
-  for (let i = 0; i < EVENTS; i++) {
-    const e = searchEntry([`p${i % 97}`], ['xm-zsh'], { requestId: `helper-fill-${i}`, requester: clinician(), at: new Date(Date.UTC(2026, 0, 1) + i * 1000) });
-    for (const b of buildAuditEvents(e, ctx)) rows.push(toAuditRow(b));
-  }
-  for (let i = 0; i < rows.length; i += 500) await appendRows(t.db, rows.slice(i, i + 500));
-}
-
-/** the child processes of this one, as Linux lists them under the thread that forked them */
-function childPids(): number[] {
-  try {
-    return readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 describe.each(testDatabases())('$verify with helper processes on %s', (_name, open) => {
   let t: TestDb;
   let gw: StartedGateway;
@@ -54,7 +31,7 @@ describe.each(testDatabases())('$verify with helper processes on %s', (_name, op
     const log = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
     gw = await startGateway({ db: t, clients: [auditorClient], options: { log, verifyHelpers: { helpers: HELPERS, minRows: 1 } } });
     token = await requestToken(gw.app, auditorClient, { user: { id: 'A001', name: '审计员' } });
-    await fill(t);
+    await fillAuditStore(t.db, (await chainHead(t.db)).seq + EVENTS);
     // a checkpoint whose head the stretches must pass through
     await gw.services.checkpoints.checkpoint('shutdown');
   }, 60_000);
@@ -106,7 +83,7 @@ describe.each(testDatabases())('$verify with helper processes on %s', (_name, op
     expect(killed).toHaveLength(1);
     const warnings = logged.filter((l) => String(l.msg).includes('verify helper'));
     expect(warnings).toHaveLength(1);
-    expect(JSON.stringify(warnings)).not.toMatch(/helper-fill|p[0-9]+"|林|AuditEvent/);
+    expect(JSON.stringify(warnings)).not.toMatch(/fill-|p[0-9]+"|林|AuditEvent/);
   });
 
   test.each<[string, number]>([
