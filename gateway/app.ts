@@ -20,6 +20,7 @@ import { createFederation } from './federation/federation';
 import { HospitalCaller, DEFAULT_CIRCUIT, type CircuitOptions } from './federation/hospital-caller';
 import { createExpressApp } from './http/express-app';
 import { RateLimiter } from './http/rate-limit';
+import { AdmissionGate } from './http/admission';
 import type { Route } from './http/route';
 import { auditRoutes } from './http/routes/audit-routes';
 import { authRoutes } from './http/routes/auth-routes';
@@ -180,7 +181,9 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     ...dicomwebRoutes({ patientData }),
     ...accessReportRoutes({ reader, config, clock, patientData, catalog: recognition.catalog }),
   ];
-  const app = createExpressApp({ config, clock, log, metrics, auth, audit, rateLimiter }, routes);
+  const admission = new AdmissionGate(config.admission).start();
+  metrics.observeAdmission(() => admission.current);
+  const app = createExpressApp({ config, clock, log, metrics, auth, audit, rateLimiter, admission }, routes);
   const services: GatewayServices = { config, db, clock, log, metrics, auth, audit, checkpoints, consent, patientIndex, recognition, patientData, rateLimiter };
 
   return {
@@ -188,6 +191,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     services,
     routes,
     async close() {
+      admission.stop();
       await audit.close();
       await checkpoints.close(); // the shutdown checkpoint, over everything the writer drained
       await Promise.allSettled(adapters.map((a) => a.close()));

@@ -139,6 +139,18 @@ export const configSchema = z
     rateLimit: z
       .strictObject({ requestsPerSecond: z.number().positive(), burst: z.number().int().min(1) })
       .optional(),
+    /**
+     * how many requests one process works on at once (all but health checks and metrics; gateway/http/admission.ts): the limit
+     * moves between min and max with the event loop's load; beyond maxQueue waiting, 503 at once
+     */
+    admission: z
+      .strictObject({
+        minConcurrency: z.number().int().min(1).max(10_000).default(4),
+        maxConcurrency: z.number().int().min(1).max(10_000).default(512),
+        maxQueue: z.number().int().min(0).max(1_000_000).default(2048),
+      })
+      .refine((a) => a.minConcurrency <= a.maxConcurrency, { message: 'minConcurrency must not exceed maxConcurrency', path: ['minConcurrency'] })
+      .default({ minConcurrency: 4, maxConcurrency: 512, maxQueue: 2048 }),
     /** default per-hospital timeout, ms */
     hospitalTimeoutMs: z.number().int().min(50).max(120_000).default(3000),
   })

@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Every metric the gateway exports on /metrics (API.md §8), in one registry per app. */
 export function createMetrics() {
   const registry = new Registry();
+  /** where the admission gauges read from (set once the gate exists: observeAdmission) */
+  let admission: () => { limit: number; inFlight: number; waiting: number } = () => ({ limit: 0, inFlight: 0, waiting: 0 });
   collectDefaultMetrics({ register: registry });
   const m = {
     registry,
@@ -133,6 +135,39 @@ export function createMetrics() {
       help: 'Answers refused because they held patient data that did not come through the guarded path (a bug)',
       registers: [registry],
     }),
+    // read when /metrics is scraped, so the request path sets nothing
+    admissionLimit: new Gauge({
+      name: 'xzq_admission_limit',
+      help: 'How many requests (all but health checks and metrics) this process works on at once now (gateway/http/admission.ts)',
+      registers: [registry],
+      collect() {
+        this.set(admission().limit);
+      },
+    }),
+    admissionInFlight: new Gauge({
+      name: 'xzq_admission_in_flight',
+      help: 'Requests this process is working on (all but health checks and metrics)',
+      registers: [registry],
+      collect() {
+        this.set(admission().inFlight);
+      },
+    }),
+    admissionWaiting: new Gauge({
+      name: 'xzq_admission_waiting',
+      help: 'Requests waiting their turn',
+      registers: [registry],
+      collect() {
+        this.set(admission().waiting);
+      },
+    }),
+    admissionAbandoned: new Counter({
+      name: 'xzq_admission_abandoned_total',
+      help: 'Requests whose client left while they waited (nothing read, nothing to audit)',
+      registers: [registry],
+    }),
+    observeAdmission(current: () => { limit: number; inFlight: number; waiting: number }) {
+      admission = current;
+    },
   };
   return m;
 }

@@ -64,6 +64,7 @@ export class HospitalCaller {
     private readonly now: () => number = Date.now,
   ) {
     this.#adapter = adapter;
+    metrics.circuitState.set({ hospital: hospitalId }, 0);
   }
 
   /** The adapter kind and state with this caller's circuit and last failure: one rule for health. */
@@ -127,9 +128,12 @@ export class HospitalCaller {
   }
 
   private onSuccess(): void {
-    if (this.failures >= this.circuit.failureThreshold) this.log.info({ hospital: this.hospitalId }, 'circuit closed');
+    // the gauge changes only when the circuit does: every answer of every hospital passes here
+    if (this.failures >= this.circuit.failureThreshold) {
+      this.log.info({ hospital: this.hospitalId }, 'circuit closed');
+      this.metrics.circuitState.set({ hospital: this.hospitalId }, 0);
+    }
     this.failures = 0;
-    this.metrics.circuitState.set({ hospital: this.hospitalId }, 0);
   }
 
   private onFailure(err: HospitalCallError): void {

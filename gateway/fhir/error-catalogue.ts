@@ -129,6 +129,7 @@ export const ERRORS = {
   // 503: the gateway or a hospital cannot answer now.
   'report-font-missing': { status: 503, severity: 'error', issue: 'exception', text: 'The PDF access report cannot be made: the CJK font it needs (`fonts-noto-cjk`) is not installed; the JSON report works' },
   unavailable: { status: 503, severity: 'error', issue: 'transient', text: 'A service the request needs is temporarily unavailable: the gateway\'s database (restarting, a connection cut) or another (the general 503); retry after Retry-After' },
+  'gateway-busy': { status: 503, severity: 'error', issue: 'transient', text: 'This gateway process has as many requests waiting their turn as it lets wait (`admission.maxQueue`); nothing was read; retry after Retry-After' },
   'audit-unavailable': { status: 503, severity: 'error', issue: 'transient', text: 'The access could not be recorded in the audit trail, so no data is returned' },
   'hospital-timeout': { status: 503, severity: 'error', issue: 'timeout', partial: 'warning', text: 'A hospital did not answer in time' },
   'hospital-transient': { status: 503, severity: 'error', issue: 'transient', partial: 'warning', text: 'A hospital failed in a way that may pass (an HTTP 5xx, a refused connection, an open circuit)' },

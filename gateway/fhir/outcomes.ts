@@ -128,6 +128,9 @@ export const tooManyRequests = (retryAfterSeconds: number) =>
   });
 export const serviceUnavailable = (text: string, errorCode: CodeWithStatus<503> = 'unavailable') =>
   err(503, errorCode, text);
+/** 503 at once: this process has as many requests waiting as it lets wait (gateway/http/admission.ts). */
+export const gatewayBusy = () =>
+  err(503, 'gateway-busy', 'The gateway has too many requests waiting; retry after Retry-After', undefined, { 'Retry-After': '1' });
 /** 502: an upstream the gateway proxies (a hospital's PACS) did not answer usably. */
 export const badGateway = (text: string, errorCode: CodeWithStatus<502> = 'pacs-unavailable') => err(502, errorCode, text);
 /** 500 with no detail: the cause is logged (without patient data), never returned. */

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Request, RequestHandler, Response } from 'express';
 import { AccessRecord } from '../context';
-import { notFound, serverError, serviceUnavailable } from '../fhir/outcomes';
+import { gatewayBusy, notFound, serverError, serviceUnavailable } from '../fhir/outcomes';
 import type { AuditService } from '../audit/contract';
 import type { AuthService } from '../auth/contract';
 import type { GatewayConfig } from '../config';
 import type { Clock } from '../context';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics';
+import type { AdmissionGate } from './admission';
 import { unreleasedIn } from '../patient-data/release';
 import { readFormBody, readJsonBody, parseParams, refuseNul } from './request-body';
 import { errorResponse, prepare, prepareYielding, send, type PreparedResponse } from './respond';
@@ -25,6 +26,8 @@ export interface HttpDeps {
   audit: AuditService;
   /** per-client request limit; absent when not configured */
   rateLimiter?: { take(clientId: string): void };
+  /** how many requests this process works on at once (admission.ts); absent: no limit */
+  admission?: AdmissionGate;
 }
 
 /**
@@ -37,8 +40,13 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
   const routeLabel = route ? route.path : 'unmatched';
   const limiter = services.rateLimiter;
   /** The handler's answer, or the OperationOutcome of what it threw. */
-  const answer = async (fr: FhirRequest, req: Request): Promise<FhirResponse> => {
+  const answer = async (fr: FhirRequest, req: Request, busy: boolean): Promise<FhirResponse> => {
     try {
+      if (busy) {
+        // Refused before any work: named in the audit trail when the token is usable, like a 404.
+        fr.requester = await auth.authenticate(req.headers.authorization).catch(() => undefined);
+        throw gatewayBusy();
+      }
       if (!route) {
         // Name the caller in the audit trail when it sent a usable token; the answer is 404 either way.
         fr.requester = await auth.authenticate(req.headers.authorization).catch(() => undefined);
@@ -95,16 +103,27 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
       return prepare(errorResponse(e, log, config.canonicalBase, requestId));
     }
   };
+  // Health checks and metrics scrapes never wait: a load balancer must see a busy gateway, not queue behind its searches.
+  const gate = route?.admitted === false ? undefined : services.admission;
   return async (req: Request, res: Response) => {
+    const started = process.hrtime.bigint();
+    const admission = gate ? gate.enter() : 'now';
+    const admitted = admission === 'now' || (await admission);
+    if (admitted && admission !== 'now' && req.socket.destroyed) {
+      // The client left while it waited: nothing was read for it, so there is nothing to answer or audit.
+      gate!.leave();
+      metrics.admissionAbandoned.inc();
+      return;
+    }
     answering++;
     try {
-      await dispatch(req, res);
+      await dispatch(req, res, started, !admitted);
     } finally {
       answering--;
+      if (gate && admitted) gate.leave();
     }
   };
-  async function dispatch(req: Request, res: Response) {
-    const started = process.hrtime.bigint();
+  async function dispatch(req: Request, res: Response, started: bigint, busy: boolean) {
     const requestId = randomUUID();
     const qIndex = req.originalUrl.indexOf('?');
     const fr: FhirRequest = {
@@ -119,7 +138,7 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
     };
     fr.record.interaction = route?.interaction ?? 'unknown';
     fr.record.resourceType = route?.resourceType;
-    const response = await answer(fr, req);
+    const response = await answer(fr, req, busy);
     const recorded =
       !route || route.audited
         ? audit.recordRequest({

@@ -74,6 +74,11 @@ export interface Route {
   access: RouteAccess;
   /** false only for routes that touch nothing worth an audit record (healthz, metadata, smart-configuration) */
   audited: boolean;
+  /**
+   * false: the request never waits for admission (gateway/http/admission.ts), so health checks and
+   * metrics scrapes see a busy gateway instead of queueing behind its searches; default true
+   */
+  admitted?: false;
   /** body parsing: `json` (FHIR JSON, default for POST/PUT), `form` (x-www-form-urlencoded), `none` */
   body?: 'json' | 'form' | 'none';
   /**

@@ -25,7 +25,8 @@
  * BENCH_MEM=1 (the gateway's largest heap, external and RSS figures), BENCH_PROFILE_ON_SIGNAL=<file>
  * (a CPU profile between two SIGUSR2s sent to the gateway; see bench-gateway.ts),
  * BENCH_DUMP=<prefix> (writes one answer of each side, to compare), BENCH_PG_SCHEMA=<schema>
- * (the gateway on PostgreSQL at TEST_DATABASE_URL), BENCH_NO_WORKERS=1 (skip `--workers 2` against
+ * (the gateway on PostgreSQL at TEST_DATABASE_URL), BENCH_ADMISSION=compare (a second gateway that works on every request at
+ * once, without admission control, loaded in the same turns: figures `unadmitted*`), BENCH_NO_WORKERS=1 (skip `--workers 2` against
  * 1, which needs PostgreSQL at TEST_DATABASE_URL or 127.0.0.1:5432), BENCH_ONLY_WORKERS=1 (stop after it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -122,6 +123,20 @@ async function main() {
     }
     const searchUrl = `${base}/DiagnosticReport?patient=${regionalIds[LIGHT_NID]}&_include=DiagnosticReport:result`;
 
+    /** BENCH_ADMISSION=compare: the same gateway on its own store, working on every request at once. */
+    const unadmittedGateway = async () => {
+      const file = path.join(dir, 'config-unadmitted.json');
+      const unlimited = { minConcurrency: 10_000, maxConcurrency: 10_000, maxQueue: 0 };
+      writeFileSync(file, JSON.stringify({ ...config, database: { client: 'sqlite3', connection: { filename: path.join(dir, 'gateway-unadmitted.sqlite') } }, admission: unlimited, audit: { checkpoints: { anchor: { type: 'file', path: path.join(dir, 'anchor-unadmitted.jsonl') } } } }));
+      const u = await child('bench-gateway.ts', {}, [file]);
+      procs.push(u.proc);
+      const at = `http://127.0.0.1:${u.info.port}`;
+      const headers = { authorization: `Bearer ${await token(client, at)}`, accept: 'application/fhir+json' };
+      const ids = await registerBenchPatients(at, headers);
+      const url = `${at}/DiagnosticReport?patient=${ids[LIGHT_NID]}&_include=DiagnosticReport:result`;
+      await sequential(url, headers, 100);
+      return { url, headers, pid: u.info.pid };
+    };
     // Warm both paths (JIT, connection pools), then latency at one connection, side by side.
     await sequential(searchUrl, bearer, 100);
     await sequential(baselineUrl, {}, 100);
@@ -148,15 +163,23 @@ async function main() {
     // Throughput at 64 connections, same hospitals, the sides in turns; with the contract's floor
     // (bench-floor.ts): what 0.85 asks of any gateway before auth, consent and audit.
     await sequential(floorUrl, {}, 100);
-    const [bLoad, gLoad, fLoad] = await loadInTurns(
+    const unadmitted = process.env.BENCH_ADMISSION === 'compare' ? await unadmittedGateway() : undefined;
+    const [bLoad, gLoad, fLoad, uLoad] = await loadInTurns(
       [
         { url: baselineUrl, headers: {}, pid: baseline.info.pid },
         { url: searchUrl, headers: bearer, pid: gw.info.pid },
         { url: floorUrl, headers: {}, pid: floor.info.pid },
+        ...(unadmitted ? [unadmitted] : []),
       ],
       64,
       [hospitals.proc.pid!],
     );
+    if (uLoad) {
+      figures.unadmittedRps = r2(uLoad.rps);
+      figures.unadmittedFloorRatio = r2(uLoad.rps / fLoad.rps);
+      figures.unadmittedCpuMsPerRequest = r2((1000 * uLoad.cpu) / uLoad.rps);
+      figures.unadmittedRssMb = r2(uLoad.maxRss);
+    }
     figures.gatewayRps = r2(gLoad.rps);
     figures.baselineRps = r2(bLoad.rps);
     figures.throughputRatio = r2(gLoad.rps / bLoad.rps);

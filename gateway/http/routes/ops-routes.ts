@@ -30,6 +30,7 @@ export function opsRoutes(deps: {
       interaction: 'capabilities',
       access: { kind: 'none' },
       audited: false,
+      admitted: false,
       body: 'none',
       handler: async () => ({ body: (capability ??= capabilityStatement(config, deps.allRoutes(), deps.version)) }),
     },
@@ -39,6 +40,7 @@ export function opsRoutes(deps: {
       interaction: 'healthz',
       access: { kind: 'none' },
       audited: false,
+      admitted: false,
       body: 'none',
       handler: async () => {
         let database: 'up' | 'down' = 'up';
@@ -66,6 +68,7 @@ export function opsRoutes(deps: {
       interaction: 'metrics',
       access: { kind: 'token', roles: ['auditor', 'monitor'] },
       audited: true,
+      admitted: false,
       body: 'none',
       handler: async () => ({ body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
     },

@@ -29,6 +29,7 @@ describe('configuration', () => {
     expect(c.consent.default).toBe('deny');
     expect(c.database).toEqual({ client: 'sqlite3', connection: { filename: '/srv/xzq/data/gateway.sqlite' } });
     expect(Object.isFrozen(c.hospitals[0])).toBe(true);
+    expect(c.admission).toEqual({ minConcurrency: 4, maxConcurrency: 512, maxQueue: 2048 });
   });
 
   test.each([
@@ -43,6 +44,9 @@ describe('configuration', () => {
     [base({ clients: [{ id: 'c1', roles: ['clinician'], jwks: { keys: [{ kty: 'RSA' }] } }] }), ['clients[0].hospital']],
     [base({ clients: [{ id: 'c1', hospital: 'nope', roles: ['god'], jwks: { keys: [] } }] }), ['clients[0].roles[0]', 'clients[0].jwks.keys']],
     [base({ hospitals: [hospital(), hospital()] }), ['hospitals[1].id']],
+    [base({ admission: { minConcurrency: 8, maxConcurrency: 4 } }), ['admission.minConcurrency']],
+    [base({ admission: { minConcurrency: 0, maxQueue: -1 } }), ['admission.minConcurrency', 'admission.maxQueue']],
+    [base({ admission: { limit: 8 } }), ['admission']],
   ])('errors name the field paths (%#)', (raw, paths) => {
     const ps = problems(raw);
     for (const p of paths) expect(ps.some((x) => x.startsWith(p))).toBe(true);
