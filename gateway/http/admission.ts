@@ -1,15 +1,19 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
 /**
- * How many requests this process works on at once (admission control), and the queue of those
- * waiting their turn, first come first served.
+ * How many requests that may read patient data this process works on at once (admission
+ * control), and the queue of those waiting their turn, first come first served. The dispatcher
+ * asks for a place after a request's token is checked and its body read (a slow client holds
+ * none) and gives it back once the answer is handed to the socket (a stream, DICOMweb, once it
+ * starts: it goes at the client's pace and holds little).
  *
  * Why: a search holds its hospitals' parsed answers from the first answer until its own is sent.
  * When the main thread is saturated, admitting more requests adds no throughput — each waits longer
  * for its turns — but every one admitted holds its answers meanwhile, so they outlive the young
- * generation and reach the old one, and the collector marks them again and again (measured on the
- * bench, 64 connections: 1.7–1.8 × the floor's CPU per request with every request admitted,
- * 1.3–1.5 × with twelve at a time). Waiting requests hold only their sockets.
+ * generation and reach the old one, and the collector marks them again and again. Measured on the
+ * bench, 64 connections, beside the same gateway admitting every request (BENCH_ADMISSION=compare,
+ * two runs): CPU per request 12.9 against 15.2 ms and 13.5 against 15.9, throughput 1.06 × both
+ * times. Waiting requests hold only their sockets and parsed requests.
  *
  * The limit follows the event loop, not latency: while the loop is busy nearly all the time and
  * requests wait, it shrinks (more concurrency would only hold more memory); while the loop has
@@ -40,26 +44,37 @@ const LOW = 0.9;
 const TICK_MS = 100;
 
 /**
- * The next limit from the last one, the event loop's utilisation over the last tick, and whether
- * requests were waiting (a pure rule; table-driven tests in test/unit/gateway/http/admission.test.ts).
- * Multiplicative both ways, so a burst of waiting requests that hospitals hold reaches a large limit
- * in a second or so, and a saturated loop sheds its excess as quickly.
+ * The next limit from the last one, the event loop's utilisation over the last tick, and the
+ * demand: whether requests waited, and whether every place was taken (a pure rule; table-driven
+ * tests in test/unit/gateway/http/admission.test.ts). It shrinks only under demand, so work outside
+ * the gate (a scrape, a checkpoint, a collection) never lowers it for the next burst; it grows only
+ * while requests wait. Multiplicative both ways, so a burst that hospitals hold reaches a large
+ * limit in a second or so, and a saturated loop sheds its excess as quickly.
  */
-export function nextLimit(limit: number, utilisation: number, waiting: boolean, opts: AdmissionOptions): number {
+export function nextLimit(limit: number, utilisation: number, demand: { waited: boolean; full: boolean }, opts: AdmissionOptions): number {
   let next = limit;
-  if (utilisation >= HIGH) next = limit * 0.9;
-  else if (utilisation < LOW && waiting) next = Math.max(limit + 1, limit * 1.25);
+  if (utilisation >= HIGH && (demand.waited || demand.full)) next = limit * 0.9;
+  else if (utilisation < LOW && demand.waited) next = Math.max(limit + 1, limit * 1.25);
   return Math.min(opts.maxConcurrency, Math.max(opts.minConcurrency, next));
 }
 
-export type Admission = 'now' | Promise<boolean>;
+/** A request waiting its turn: `turn` is true when it may go on, false if cancelled first. */
+export interface Waiter {
+  turn: Promise<boolean>;
+  /** the client left: its place in the queue is given up (no effect once admitted) */
+  cancel(): void;
+}
+
+/** 'now': go on; 'refused': too many wait; a Waiter: wait for the turn. */
+export type Admission = 'now' | 'refused' | Waiter;
 
 export class AdmissionGate {
   private limit: number;
   private inFlight = 0;
-  /** resolvers of the waiting requests, oldest first (head advances instead of shifting) */
-  private queue: Array<((admitted: boolean) => void) | undefined> = [];
+  /** the waiting requests, oldest first (head advances instead of shifting); a cancelled one stays, marked done */
+  private queue: Array<{ resolve: (admitted: boolean) => void; done: boolean }> = [];
   private head = 0;
+  private queued = 0;
   private last?: EventLoopUtilization;
   private timer?: NodeJS.Timeout;
   private waitedSinceTick = false;
@@ -85,28 +100,42 @@ export class AdmissionGate {
     this.timer = undefined;
   }
 
-  /** One adjustment: the utilisation since the last one, and whether anyone waited meanwhile. */
+  /** One adjustment: the utilisation since the last one, and the demand meanwhile. */
   tick(): void {
     const now = this.utilisation();
     const over = this.last ? this.utilisation(this.last) : now;
     this.last = now;
-    this.limit = nextLimit(this.limit, over.utilization, this.waitedSinceTick || this.waiting > 0, this.opts);
+    const demand = { waited: this.waitedSinceTick || this.queued > 0, full: this.inFlight >= Math.floor(this.limit) };
+    this.limit = nextLimit(this.limit, over.utilization, demand, this.opts);
     this.waitedSinceTick = false;
     this.admitWaiting();
   }
 
   /**
-   * 'now' when the request may go on at once (no promise made: the common case costs nothing);
-   * else a promise of true when its turn comes, or false at once when the queue is full.
+   * 'now' when the request may go on at once (nothing allocated: the common case costs nothing),
+   * 'refused' when maxQueue requests wait already, else a Waiter. Refusals are not demand: a limit
+   * raised for them would only admit more of what saturates the loop.
    */
   enter(): Admission {
-    if (this.inFlight < Math.floor(this.limit) && this.waiting === 0) {
+    if (this.inFlight < Math.floor(this.limit) && this.queued === 0) {
       this.inFlight++;
       return 'now';
     }
+    if (this.queued >= this.opts.maxQueue) return 'refused';
     this.waitedSinceTick = true;
-    if (this.waiting >= this.opts.maxQueue) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => this.queue.push(resolve));
+    const entry = { resolve: (_: boolean) => {}, done: false };
+    const turn = new Promise<boolean>((resolve) => (entry.resolve = resolve));
+    this.queue.push(entry);
+    this.queued++;
+    return {
+      turn,
+      cancel: () => {
+        if (entry.done) return; // admitted already, or cancelled
+        entry.done = true;
+        this.queued--;
+        entry.resolve(false);
+      },
+    };
   }
 
   /** A request admitted earlier is done; the next waiting one, if any, takes its place. */
@@ -115,22 +144,20 @@ export class AdmissionGate {
     this.admitWaiting();
   }
 
-  get waiting(): number {
-    return this.queue.length - this.head;
-  }
-
   get current(): { limit: number; inFlight: number; waiting: number } {
-    return { limit: Math.floor(this.limit), inFlight: this.inFlight, waiting: this.waiting };
+    return { limit: Math.floor(this.limit), inFlight: this.inFlight, waiting: this.queued };
   }
 
   private admitWaiting(): void {
-    while (this.head < this.queue.length && this.inFlight < Math.floor(this.limit)) {
-      const resolve = this.queue[this.head];
-      this.queue[this.head++] = undefined;
+    while (this.queued > 0 && this.inFlight < Math.floor(this.limit)) {
+      const entry = this.queue[this.head++];
+      if (entry.done) continue; // cancelled
+      entry.done = true;
+      this.queued--;
       this.inFlight++;
-      resolve!(true);
+      entry.resolve(true);
     }
-    if (this.head === this.queue.length) {
+    if (this.queued === 0) {
       this.queue = [];
       this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > this.queue.length) {

@@ -40,13 +40,8 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
   const routeLabel = route ? route.path : 'unmatched';
   const limiter = services.rateLimiter;
   /** The handler's answer, or the OperationOutcome of what it threw. */
-  const answer = async (fr: FhirRequest, req: Request, busy: boolean): Promise<FhirResponse> => {
+  const answer = async (fr: FhirRequest, req: Request, res: Response, turn: Turn): Promise<FhirResponse | typeof LEFT> => {
     try {
-      if (busy) {
-        // Refused before any work: named in the audit trail when the token is usable, like a 404.
-        fr.requester = await auth.authenticate(req.headers.authorization).catch(() => undefined);
-        throw gatewayBusy();
-      }
       if (!route) {
         // Name the caller in the audit trail when it sent a usable token; the answer is 404 either way.
         fr.requester = await auth.authenticate(req.headers.authorization).catch(() => undefined);
@@ -74,6 +69,23 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
         fr.body = Object.fromEntries(Object.entries(form).map(([k, v]) => [k, v.length === 1 ? v[0] : v]));
         if (route.interaction === 'search-type') for (const [k, v] of Object.entries(form)) (fr.query[k] ??= []).push(...v);
         refuseNul(form, {});
+      }
+      if (gate) {
+        // The handler's turn comes after authentication and the body, so a slow client holds no place.
+        const admission = gate.enter();
+        if (admission === 'refused') throw gatewayBusy();
+        if (admission !== 'now') {
+          const left = () => admission.cancel();
+          res.once('close', left);
+          const admitted = await admission.turn;
+          res.off('close', left);
+          // The client left while it waited: nothing was read for it, so nothing to answer or audit.
+          if (!admitted || req.destroyed || res.destroyed) {
+            if (admitted) gate.leave();
+            return LEFT;
+          }
+        }
+        turn.held = true;
       }
       const response = await route.handler(fr);
       // Patient data goes out only as released by the guarded path (patient-data/release.ts).
@@ -103,27 +115,21 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
       return prepare(errorResponse(e, log, config.canonicalBase, requestId));
     }
   };
-  // Health checks and metrics scrapes never wait: a load balancer must see a busy gateway, not queue behind its searches.
-  const gate = route?.admitted === false ? undefined : services.admission;
+  // Only what may read patient data waits its turn (admission.ts): routes with nothing to audit, and
+  // metrics scrapes, never queue behind searches, so a load balancer sees a busy gateway as it is.
+  const gate = route?.audited && route.admitted !== false ? services.admission : undefined;
   return async (req: Request, res: Response) => {
-    const started = process.hrtime.bigint();
-    const admission = gate ? gate.enter() : 'now';
-    const admitted = admission === 'now' || (await admission);
-    if (admitted && admission !== 'now' && req.socket.destroyed) {
-      // The client left while it waited: nothing was read for it, so there is nothing to answer or audit.
-      gate!.leave();
-      metrics.admissionAbandoned.inc();
-      return;
-    }
     answering++;
+    const turn: Turn = { held: false };
     try {
-      await dispatch(req, res, started, !admitted);
+      await dispatch(req, res, turn);
     } finally {
       answering--;
-      if (gate && admitted) gate.leave();
+      if (turn.held) gate!.leave();
     }
   };
-  async function dispatch(req: Request, res: Response, started: bigint, busy: boolean) {
+  async function dispatch(req: Request, res: Response, turn: Turn) {
+    const started = process.hrtime.bigint();
     const requestId = randomUUID();
     const qIndex = req.originalUrl.indexOf('?');
     const fr: FhirRequest = {
@@ -138,7 +144,11 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
     };
     fr.record.interaction = route?.interaction ?? 'unknown';
     fr.record.resourceType = route?.resourceType;
-    const response = await answer(fr, req, busy);
+    const response = await answer(fr, req, res, turn);
+    if (response === LEFT) {
+      metrics.admissionAbandoned.inc();
+      return;
+    }
     const recorded =
       !route || route.audited
         ? audit.recordRequest({
@@ -176,6 +186,13 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
     metrics.httpDuration.observe({ method: req.method, route: routeLabel }, Number(process.hrtime.bigint() - started) / 1e9);
   }
 }
+
+/** Whether a request holds a place of the admission gate, to give back once it is answered. */
+interface Turn {
+  held: boolean;
+}
+/** What answer() gives for a request whose client left while it waited its turn. */
+const LEFT = Symbol('left');
 
 /** Requests this process is answering now, over every route (see prepareSafely). */
 let answering = 0;

@@ -45,6 +45,7 @@ export function createExpressApp(services: HttpDeps, routes: Route[]): Express {
           interaction: 'unknown',
           access: { kind: 'none' },
           audited: true,
+          admitted: false, // refuses at once, reading nothing
           body: 'none',
           handler: async () => {
             throw methodNotAllowed(`Allowed: ${allowed.join(', ')}`);
@@ -66,6 +67,7 @@ export function createExpressApp(services: HttpDeps, routes: Route[]): Express {
         interaction: 'unknown',
         access: { kind: 'none' },
         audited: true,
+        admitted: false,
         body: 'none',
         handler: async () => {
           throw tooLarge ? payloadTooLarge('1 MiB') : badRequest('The request could not be read (malformed URL or parameters)');

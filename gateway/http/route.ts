@@ -75,8 +75,9 @@ export interface Route {
   /** false only for routes that touch nothing worth an audit record (healthz, metadata, smart-configuration) */
   audited: boolean;
   /**
-   * false: the request never waits for admission (gateway/http/admission.ts), so health checks and
-   * metrics scrapes see a busy gateway instead of queueing behind its searches; default true
+   * false: an audited route whose requests never wait for admission (gateway/http/admission.ts):
+   * metrics scrapes, which must see a busy gateway instead of queueing behind its searches, and
+   * refusals that read nothing. Routes with nothing to audit never wait either.
    */
   admitted?: false;
   /** body parsing: `json` (FHIR JSON, default for POST/PUT), `form` (x-www-form-urlencoded), `none` */

@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { startFhirHospitalServer } from '../../../../fixtures/servers/fhir-hospital-server';
@@ -16,7 +16,7 @@ import { startGateway, TEST_BASE_URL, type StartedGateway } from '../../../suppo
  * hospital nor audited.
  */
 const NID = '350203199001010018';
-const DELAY = 500;
+const DELAY = 1500;
 
 const resources: Resource[] = [
   { resourceType: 'Patient', id: 'p1', identifier: [{ system: NATIONAL_ID_SYSTEM, value: NID }, { system: 'urn:mrn:h1', value: 'MR-1' }] },
@@ -70,6 +70,7 @@ describe('admission: one request at a time, one waiting', () => {
   });
 
   const waiting = async () => (await gw.services.metrics.registry.getSingleMetric('xzq_admission_waiting')!.get()).values[0].value;
+  const inFlight = async () => (await gw.services.metrics.registry.getSingleMetric('xzq_admission_in_flight')!.get()).values[0].value;
   const abandoned = async () => (await gw.services.metrics.registry.getSingleMetric('xzq_admission_abandoned_total')!.get()).values[0]?.value ?? 0;
   const until = async (what: () => Promise<boolean> | boolean, ms = 3000) => {
     const end = Date.now() + ms;
@@ -112,6 +113,7 @@ describe('admission: one request at a time, one waiting', () => {
     expect([a.status, b.status]).toEqual([200, 200]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(2 * DELAY - 20);
     expect(hospital.requestCount()).toBe(before + 2);
+    expect(await inFlight()).toBe(0);
     expectValidFhir(outcome); // here: the first validation loads the FHIR definitions, which takes a while
     for (const r of [a, b]) {
       const rows = await db.db('audit_events').where({ request_id: r.headers.get('x-request-id')! }).count({ n: '*' });
@@ -137,6 +139,21 @@ describe('admission: one request at a time, one waiting', () => {
     const ofHolder = Number((await db.db('audit_events').where({ request_id: held.headers.get('x-request-id')! }).count({ n: '*' }))[0].n);
     expect(ofHolder).toBeGreaterThanOrEqual(1);
     expect(await auditRows()).toBe(events + ofHolder);
+    expect(await waiting()).toBe(0);
+    expect(await inFlight()).toBe(0);
+  });
+
+  test('a client that sends its body slowly holds no place: the request waits its turn only once it is read', async () => {
+    const slow = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await new Promise((r) => slow.once('connect', r));
+    slow.write('POST /auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_');
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    const res = await fetch(searchUrl, { headers: auth });
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(2 * DELAY);
+    slow.destroy();
+    await until(async () => (await inFlight()) === 0);
     expect(await waiting()).toBe(0);
   });
 });
