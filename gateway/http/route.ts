@@ -76,8 +76,9 @@ export interface Route {
   audited: boolean;
   /**
    * false: an audited route whose requests never wait for admission (gateway/http/admission.ts):
-   * metrics scrapes, which must see a busy gateway instead of queueing behind its searches, and
-   * refusals that read nothing. Routes with nothing to audit never wait either.
+   * metrics scrapes, which must see a busy gateway instead of queueing behind its searches; the
+   * OAuth and sign-in endpoints, which hold no patient data (auth-routes.ts says why); refusals that
+   * read nothing. Routes with nothing to audit never wait either.
    */
   admitted?: false;
   /** body parsing: `json` (FHIR JSON, default for POST/PUT), `form` (x-www-form-urlencoded), `none` */

@@ -135,7 +135,7 @@ async function main() {
       const ids = await registerBenchPatients(at, headers);
       const url = `${at}/DiagnosticReport?patient=${ids[LIGHT_NID]}&_include=DiagnosticReport:result`;
       await sequential(url, headers, 100);
-      return { url, headers, pid: u.info.pid };
+      return { url, headers, pid: u.info.pid, base: at };
     };
     // Warm both paths (JIT, connection pools), then latency at one connection, side by side.
     await sequential(searchUrl, bearer, 100);
@@ -325,28 +325,36 @@ async function main() {
     figures.orderSelectRatio = r2(pct(cds, 50) / pct(rec2, 50));
 
     // Token endpoint throughput with fresh assertions (each jti used once).
-    const assertions = Array.from({ length: QUICK ? 1500 : 6000 }, () => signClientAssertion(client, { aud: `${PUBLIC}/auth/token` }));
-    let next = 0;
-    const tokenRun = await autocannon({
-      url: `${base}/auth/token`,
-      connections: 32,
-      amount: assertions.length,
-      requests: [
-        {
-          method: 'POST',
-          setupRequest: (req: any) => ({
-            ...req,
-            headers: { 'content-type': 'application/x-www-form-urlencoded' },
-            body: new URLSearchParams(tokenRequestForm(assertions[next++ % assertions.length])).toString(),
-          }),
-        },
-      ],
-    } as any);
-    if (tokenRun.non2xx) {
-      const probe = await fetch(`${base}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(tokenRequestForm(signClientAssertion(client, { aud: `${PUBLIC}/auth/token` }))).toString() });
-      throw new Error(`token endpoint: ${tokenRun.non2xx} refusals under load (a single request: ${probe.status} ${await probe.text()})`);
-    }
-    figures.tokenRequestsPerSec = r2(tokenRun.requests.average);
+    const tokenRate = async (at: string) => {
+      const assertions = Array.from({ length: QUICK ? 1500 : 6000 }, () => signClientAssertion(client, { aud: `${PUBLIC}/auth/token` }));
+      let next = 0;
+      const tokenRun = await autocannon({
+        url: `${at}/auth/token`,
+        connections: 32,
+        amount: assertions.length,
+        requests: [
+          {
+            method: 'POST',
+            setupRequest: (req: any) => ({
+              ...req,
+              headers: { 'content-type': 'application/x-www-form-urlencoded' },
+              body: new URLSearchParams(tokenRequestForm(assertions[next++ % assertions.length])).toString(),
+            }),
+          },
+        ],
+      } as any);
+      if (tokenRun.non2xx) {
+        const probe = await fetch(`${at}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(tokenRequestForm(signClientAssertion(client, { aud: `${PUBLIC}/auth/token` }))).toString() });
+        throw new Error(`token endpoint: ${tokenRun.non2xx} refusals under load (a single request: ${probe.status} ${await probe.text()})`);
+      }
+      return r2(tokenRun.requests.average);
+    };
+    if (unadmitted) {
+      // in turns with the gateway that admits every request (BENCH_ADMISSION=compare)
+      const [a1, u1, a2, u2] = [await tokenRate(base), await tokenRate(unadmitted.base), await tokenRate(base), await tokenRate(unadmitted.base)];
+      figures.tokenRequestsPerSec = r2((a1 + a2) / 2);
+      figures.unadmittedTokenRequestsPerSec = r2((u1 + u2) / 2);
+    } else figures.tokenRequestsPerSec = await tokenRate(base);
 
     // In-process figures (auth verification, consent at 100 k) come from their own module.
     Object.assign(figures, await runInProcessBench({ dir }));
@@ -370,6 +378,11 @@ async function main() {
     ['throughput at 64 connections (req/s)', `gateway ${figures.gatewayRps} vs bare fan-out ${figures.baselineRps}`, `ratio ${figures.throughputRatio} (target ≥ 0.70)`],
     ['contract floor at 64 connections (req/s)', `gateway ${figures.gatewayRps} vs floor ${figures.floorRps}`, `ratio ${figures.gatewayFloorRatio} (target ≥ 0.75); floor ${figures.floorRatio} of the bare fan-out`],
     ['CPU ms per answered request', `gateway ${figures.gatewayCpuMsPerRequest}, floor ${figures.floorCpuMsPerRequest}`, `bare fan-out ${figures.baselineCpuMsPerRequest}`],
+    ...(figures.unadmittedRps === undefined
+      ? []
+      : ([
+          ['without admission control (BENCH_ADMISSION=compare)', `gateway ${figures.gatewayRps} vs ${figures.unadmittedRps} req/s; CPU ms/request ${figures.gatewayCpuMsPerRequest} vs ${figures.unadmittedCpuMsPerRequest}`, `of the floor ${figures.gatewayFloorRatio} vs ${figures.unadmittedFloorRatio}; tokens/s ${figures.tokenRequestsPerSec} vs ${figures.unadmittedTokenRequestsPerSec}`],
+        ] as Array<[string, string, string]>)),
     ['--workers 2 vs 1 on PostgreSQL (req/s)', figures.workers2Rps === undefined ? 'not run' : `${figures.workers2Rps} vs ${figures.workers1Rps}`, `ratio ${figures.workersRatio ?? '-'}; CPU ms/request ${figures.workers2CpuMsPerRequest ?? '-'} vs ${figures.workers1CpuMsPerRequest ?? '-'}`],
     ['p50 at 1 connection (ms)', `gateway ${figures.p50LightMs} vs bare fan-out ${figures.baselineP50LightMs}`, `target ≤ ${r2(1.1 * figures.baselineP50LightMs + 3)}`],
     ['p99 at 64 connections (ms)', `gateway ${figures.p99Ms}`, `bare fan-out ${figures.baselineP99Ms}`],

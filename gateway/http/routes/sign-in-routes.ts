@@ -113,7 +113,8 @@ export function signInRoutes(auth: AuthService, config: GatewayConfig): Route[] 
       body: 'none',
       handler: async (req) => render(auth.signIn.begin(req.query), req, csrfOf(req)),
     },
-    { method: 'POST', path: AUTHORIZE_PATH, interaction: 'login', access: { kind: 'none' }, audited: true, body: 'form', handler: signIn },
-    { method: 'POST', path: REVOKE_PATH, interaction: 'logout', access: { kind: 'none' }, audited: true, body: 'form', handler: revoke },
+    // like the token endpoint, sign-in and sign-out never wait for admission (auth-routes.ts)
+    { method: 'POST', path: AUTHORIZE_PATH, interaction: 'login', access: { kind: 'none' }, audited: true, admitted: false, body: 'form', handler: signIn },
+    { method: 'POST', path: REVOKE_PATH, interaction: 'logout', access: { kind: 'none' }, audited: true, admitted: false, body: 'form', handler: revoke },
   ];
 }
