@@ -140,8 +140,9 @@ export const configSchema = z
       .strictObject({ requestsPerSecond: z.number().positive(), burst: z.number().int().min(1) })
       .optional(),
     /**
-     * how many requests one process works on at once (all but health checks and metrics; gateway/http/admission.ts): the limit
-     * moves between min and max with the event loop's load; beyond maxQueue waiting, 503 at once
+     * how many audited requests one process works on at once (gateway/http/admission.ts; metrics and
+     * the OAuth endpoints never wait): the limit moves between min and max with the event loop's
+     * load; beyond maxQueue waiting, 503 at once
      */
     admission: z
       .strictObject({

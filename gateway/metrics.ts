@@ -138,7 +138,7 @@ export function createMetrics() {
     // read when /metrics is scraped, so the request path sets nothing
     admissionLimit: new Gauge({
       name: 'xzq_admission_limit',
-      help: 'How many requests (all but health checks and metrics) this process works on at once now (gateway/http/admission.ts)',
+      help: 'How many requests that wait for admission this process works on at once now (gateway/http/admission.ts)',
       registers: [registry],
       collect() {
         this.set(admission().limit);
@@ -146,7 +146,7 @@ export function createMetrics() {
     }),
     admissionInFlight: new Gauge({
       name: 'xzq_admission_in_flight',
-      help: 'Requests this process is working on (all but health checks and metrics)',
+      help: 'Requests admitted and not yet answered (gateway/http/admission.ts)',
       registers: [registry],
       collect() {
         this.set(admission().inFlight);

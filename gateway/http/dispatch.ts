@@ -9,7 +9,7 @@ import type { GatewayConfig } from '../config';
 import type { Clock } from '../context';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics';
-import type { AdmissionGate } from './admission';
+import { waitsForAdmission, type AdmissionGate } from './admission';
 import { unreleasedIn } from '../patient-data/release';
 import { readFormBody, readJsonBody, parseParams, refuseNul } from './request-body';
 import { errorResponse, prepare, prepareYielding, send, type PreparedResponse } from './respond';
@@ -70,21 +70,9 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
         if (route.interaction === 'search-type') for (const [k, v] of Object.entries(form)) (fr.query[k] ??= []).push(...v);
         refuseNul(form, {});
       }
+      // The handler's turn comes after authentication and the body, so a slow client holds no place.
       if (gate) {
-        // The handler's turn comes after authentication and the body, so a slow client holds no place.
-        const admission = gate.enter();
-        if (admission === 'refused') throw gatewayBusy();
-        if (admission !== 'now') {
-          const left = () => admission.cancel();
-          res.once('close', left);
-          const admitted = await admission.turn;
-          res.off('close', left);
-          // The client left while it waited: nothing was read for it, so nothing to answer or audit.
-          if (!admitted || req.destroyed || res.destroyed) {
-            if (admitted) gate.leave();
-            return LEFT;
-          }
-        }
+        if (!(await takeTurn(gate, req, res))) return LEFT;
         turn.held = true;
       }
       const response = await route.handler(fr);
@@ -117,7 +105,7 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
   };
   // Only what may read patient data waits its turn (admission.ts): routes with nothing to audit, and
   // metrics scrapes, never queue behind searches, so a load balancer sees a busy gateway as it is.
-  const gate = route?.audited && route.admitted !== false ? services.admission : undefined;
+  const gate = waitsForAdmission(route) ? services.admission : undefined;
   return async (req: Request, res: Response) => {
     answering++;
     const turn: Turn = { held: false };
@@ -185,6 +173,24 @@ export function dispatcher(route: Route | undefined, services: HttpDeps): Reques
     metrics.httpRequests.inc({ method: req.method, route: routeLabel, status });
     metrics.httpDuration.observe({ method: req.method, route: routeLabel }, Number(process.hrtime.bigint() - started) / 1e9);
   }
+}
+
+/**
+ * Waits for the request's place at the gate (admission.ts): true once it holds one; false when
+ * its client left meanwhile (the place given up or handed back: nothing was read for it, so there
+ * is nothing to answer or audit); a 503 `gateway-busy` when too many wait already.
+ */
+async function takeTurn(gate: AdmissionGate, req: Request, res: Response): Promise<boolean> {
+  const admission = gate.enter();
+  if (admission === 'now') return true;
+  if (admission === 'refused') throw gatewayBusy();
+  const left = () => admission.cancel();
+  res.once('close', left);
+  const admitted = await admission.turn;
+  res.off('close', left);
+  if (admitted && !req.destroyed && !res.destroyed) return true;
+  if (admitted) gate.leave();
+  return false;
 }
 
 /** Whether a request holds a place of the admission gate, to give back once it is answered. */

@@ -123,19 +123,29 @@ async function main() {
     }
     const searchUrl = `${base}/DiagnosticReport?patient=${regionalIds[LIGHT_NID]}&_include=DiagnosticReport:result`;
 
-    /** BENCH_ADMISSION=compare: the same gateway on its own store, working on every request at once. */
+    /**
+     * Another gateway of the bench's config with `overrides`, on a store and checkpoint anchor of
+     * its own (`name`): its base URL and pid.
+     */
+    const extraGateway = async (name: string, overrides: Record<string, unknown>) => {
+      const file = path.join(dir, `${name}.json`);
+      const store = {
+        database: { client: 'sqlite3', connection: { filename: path.join(dir, `gateway-${name}.sqlite`) } },
+        audit: { checkpoints: { anchor: { type: 'file', path: path.join(dir, `anchor-${name}.jsonl`) } } },
+      };
+      writeFileSync(file, JSON.stringify({ ...config, ...store, ...overrides }));
+      const g = await child('bench-gateway.ts', {}, [file]);
+      procs.push(g.proc);
+      return { base: `http://127.0.0.1:${g.info.port}`, pid: g.info.pid as number };
+    };
+    /** BENCH_ADMISSION=compare: the same gateway, working on every request at once. */
     const unadmittedGateway = async () => {
-      const file = path.join(dir, 'config-unadmitted.json');
-      const unlimited = { minConcurrency: 10_000, maxConcurrency: 10_000, maxQueue: 0 };
-      writeFileSync(file, JSON.stringify({ ...config, database: { client: 'sqlite3', connection: { filename: path.join(dir, 'gateway-unadmitted.sqlite') } }, admission: unlimited, audit: { checkpoints: { anchor: { type: 'file', path: path.join(dir, 'anchor-unadmitted.jsonl') } } } }));
-      const u = await child('bench-gateway.ts', {}, [file]);
-      procs.push(u.proc);
-      const at = `http://127.0.0.1:${u.info.port}`;
+      const { base: at, pid } = await extraGateway('unadmitted', { admission: { minConcurrency: 10_000, maxConcurrency: 10_000, maxQueue: 0 } });
       const headers = { authorization: `Bearer ${await token(client, at)}`, accept: 'application/fhir+json' };
       const ids = await registerBenchPatients(at, headers);
       const url = `${at}/DiagnosticReport?patient=${ids[LIGHT_NID]}&_include=DiagnosticReport:result`;
       await sequential(url, headers, 100);
-      return { url, headers, pid: u.info.pid, base: at };
+      return { url, headers, pid, base: at };
     };
     // Warm both paths (JIT, connection pools), then latency at one connection, side by side.
     await sequential(searchUrl, bearer, 100);
@@ -210,20 +220,9 @@ async function main() {
     if (!process.env.BENCH_NO_WORKERS) Object.assign(figures, await workers());
     // A hospital that never answers costs its timeout (500 ms here), not more: a second gateway
     // with one answering and one hanging hospital (measured once the loaded sides have settled).
-    const hangConfig = {
-      ...config,
-      database: { client: 'sqlite3', connection: { filename: path.join(dir, 'gateway-hang.sqlite') } },
-      audit: { checkpoints: { anchor: { type: 'file', path: path.join(dir, 'anchor-hang.jsonl') } } },
-      consent: { default: 'permit' },
-      hospitals: [
-        { ...config.hospitals[0] },
-        { id: 'hang', name: '无应答医院', city: '350200', grade: '3A', recognizedItems: [], timeoutMs: 500, adapter: { type: 'fhir', baseUrl: hospitals.info.hanging } },
-      ],
-    };
-    writeFileSync(path.join(dir, 'hang.json'), JSON.stringify(hangConfig));
-    const gwHang = await child('bench-gateway.ts', {}, [path.join(dir, 'hang.json')]);
-    procs.push(gwHang.proc);
-    const hangBase = `http://127.0.0.1:${gwHang.info.port}`;
+    const hanging = { id: 'hang', name: '无应答医院', city: '350200', grade: '3A', recognizedItems: [], timeoutMs: 500, adapter: { type: 'fhir', baseUrl: hospitals.info.hanging } };
+    const hangConfig = { consent: { default: 'permit' }, hospitals: [{ ...config.hospitals[0] }, hanging] };
+    const { base: hangBase } = await extraGateway('hang', hangConfig);
     const hangBearer = { authorization: `Bearer ${await token(client, hangBase)}` };
     // Warm the process as a deployed one is (the search path compiled by the JIT) with another
     // resident's search; the measured searches are then the first ever for this resident.
@@ -235,16 +234,8 @@ async function main() {
 
     // CDS Hooks order-select answers within its budget (1 s) even when a hospital hangs for longer
     // than that (its own timeout here 5 s): a third gateway, the hanging hospital's timeout raised.
-    const cdsHangConfig = {
-      ...hangConfig,
-      database: { client: 'sqlite3', connection: { filename: path.join(dir, 'gateway-cds-hang.sqlite') } },
-      audit: { checkpoints: { anchor: { type: 'file', path: path.join(dir, 'anchor-cds-hang.jsonl') } } },
-      hospitals: [hangConfig.hospitals[0], { ...hangConfig.hospitals[1], timeoutMs: 5000 }],
-    };
-    writeFileSync(path.join(dir, 'cds-hang.json'), JSON.stringify(cdsHangConfig));
-    const gwCdsHang = await child('bench-gateway.ts', {}, [path.join(dir, 'cds-hang.json')]);
-    procs.push(gwCdsHang.proc);
-    const cdsHangUrl = `http://127.0.0.1:${gwCdsHang.info.port}/cds-services/recognition-order-select`;
+    const { base: cdsHangBase } = await extraGateway('cds-hang', { ...hangConfig, hospitals: [hangConfig.hospitals[0], { ...hanging, timeoutMs: 5000 }] });
+    const cdsHangUrl = `${cdsHangBase}/cds-services/recognition-order-select`;
     const hangCall = async (nid: string): Promise<number> => {
       const body = JSON.stringify({
         hook: 'order-select',

@@ -6,7 +6,9 @@ import { NATIONAL_ID_SYSTEM } from '../../../../gateway/patient-index/national-i
 import { makeTestClient, requestToken } from '../../../support/auth';
 import { openSqlite, type TestDb } from '../../../support/databases';
 import { expectValidFhir } from '../../../support/fhir-validation';
+import { waitsForAdmission } from '../../../../gateway/http/admission';
 import { startGateway, TEST_BASE_URL, type StartedGateway } from '../../../support/gateway-harness';
+import { metricSum } from '../../../support/metrics';
 
 /**
  * Admission control through the real gateway over HTTP (gateway/http/admission.ts): with one
@@ -69,9 +71,9 @@ describe('admission: one request at a time, one waiting', () => {
     await db?.close();
   });
 
-  const waiting = async () => (await gw.services.metrics.registry.getSingleMetric('xzq_admission_waiting')!.get()).values[0].value;
-  const inFlight = async () => (await gw.services.metrics.registry.getSingleMetric('xzq_admission_in_flight')!.get()).values[0].value;
-  const abandoned = async () => (await gw.services.metrics.registry.getSingleMetric('xzq_admission_abandoned_total')!.get()).values[0]?.value ?? 0;
+  const waiting = () => metricSum(gw.services.metrics, 'xzq_admission_waiting');
+  const inFlight = () => metricSum(gw.services.metrics, 'xzq_admission_in_flight');
+  const abandoned = () => metricSum(gw.services.metrics, 'xzq_admission_abandoned_total');
   const until = async (what: () => Promise<boolean> | boolean, ms = 3000) => {
     const end = Date.now() + ms;
     while (!(await what())) {
@@ -155,5 +157,34 @@ describe('admission: one request at a time, one waiting', () => {
     slow.destroy();
     await until(async () => (await inFlight()) === 0);
     expect(await waiting()).toBe(0);
+  });
+
+  // which requests wait for admission: the rule (waitsForAdmission) over this gateway's own route table
+  test.each([
+    // method, path, waits
+    ['GET', '/DiagnosticReport', true], // reads patient data
+    ['GET', '/Observation/:id', true],
+    ['GET', '/Patient', true],
+    ['POST', '/Consent', true],
+    ['GET', '/AuditEvent', true],
+    ['POST', '/cds-services/:id', true],
+    ['GET', '/metadata', false], // nothing to audit
+    ['GET', '/healthz', false],
+    ['GET', '/.well-known/jwks.json', false],
+    ['GET', '/.well-known/smart-configuration', false],
+    ['GET', '/cds-services', false],
+    ['GET', '/auth/authorize', false],
+    ['GET', '/metrics', false], // a scrape must see a busy gateway
+    ['POST', '/auth/token', false], // no patient data; its durable writes batch better unqueued
+    ['POST', '/auth/authorize', false],
+    ['POST', '/auth/revoke', false],
+  ] as const)('%s %s → %p', (method, path, waits) => {
+    const route = gw.gateway.routes.find((r) => r.method === method && r.path === path);
+    expect(route).toBeDefined();
+    expect(waitsForAdmission(route)).toBe(waits);
+  });
+
+  test('an unknown path never waits for admission', () => {
+    expect(waitsForAdmission(undefined)).toBe(false);
   });
 });

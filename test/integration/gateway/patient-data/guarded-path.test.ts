@@ -16,6 +16,7 @@ import { registrarConsent } from '../../../support/consent-http';
 import { testDatabases, type TestDb } from '../../../support/databases';
 import { DEMO_ANCHOR, startDemoNetwork, type DemoNetwork } from '../../../support/demo-network';
 import { expectValidFhir } from '../../../support/fhir-validation';
+import { metricSum } from '../../../support/metrics';
 
 /**
  * The one guarded path to patient data (docs/patient-data.md), over the demo network: every route
@@ -27,10 +28,7 @@ const FULL = '350203196203151595'; // DC001: permit, every hospital
 const NONE = '350505198812038529'; // no consent (default deny); results at qz-zyy, xm-zsh, zz-syy
 
 const FHIR_JSON = 'application/fhir+json';
-const counterSum = async (net: DemoNetwork, name: string) => {
-  const m = await net.gateway.services.metrics.registry.getSingleMetric(name)!.get();
-  return m.values.reduce((a, v) => a + v.value, 0);
-};
+const counterSum = (net: DemoNetwork, name: string) => metricSum(net.gateway.services.metrics, name);
 
 describe.each(testDatabases())('the guarded path to patient data on %s', (_name, open) => {
   let t: TestDb;
